@@ -1,0 +1,140 @@
+#include "common/conf_dir.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/app_config_json.h"
+#include "common/string_view.h"
+
+namespace valet {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status ErrnoError(std::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(AsAbsl(what), " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return ErrnoError("fsync", path);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SourcedApp>> ParseFiles(const std::vector<std::string>& files) {
+  std::vector<SourcedApp> apps;
+  std::vector<std::string> errors;
+  for (const std::string& file : files) {
+    absl::StatusOr<std::string> text = ReadFile(file);
+    if (!text.ok()) {
+      errors.emplace_back(text.status().message());
+      continue;
+    }
+    absl::StatusOr<v1::AppConfig> app = ParseAppConfigJson(*text, file);
+    if (!app.ok()) {
+      errors.emplace_back(app.status().message());
+      continue;
+    }
+    apps.push_back({std::move(*app), file});
+  }
+  absl::Status valid = ValidateAppSet(apps);
+  if (!valid.ok()) errors.emplace_back(valid.message());
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  return apps;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return absl::InternalError(absl::StrCat(path, ": read failed"));
+  return ss.str();
+}
+
+absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
+  }
+  std::vector<std::string> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path& p = entry.path();
+    std::string fname = p.filename().string();
+    // Temp files of an interrupted atomic write start with '.'; they are never configs.
+    if (p.extension() != ".json" || fname.front() == '.') continue;
+    if (!entry.is_regular_file(ec)) continue;
+    files.push_back(p.string());
+  }
+  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot list: ", ec.message()));
+  std::sort(files.begin(), files.end());
+  return ParseFiles(files);
+}
+
+absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return LoadConfDir(path);
+  if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  return ParseFiles({path});
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+  fs::path target(path);
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  std::string tmp =
+      (dir / absl::StrCat(".", target.filename().string(), ".tmp.", ::getpid())).string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("create", tmp);
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = ErrnoError("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status s = ErrnoError("fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = ErrnoError("rename", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+}
+
+absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app) {
+  return WriteFileAtomically((fs::path(dir) / (app.name() + ".json")).string(),
+                             AppConfigToJson(app));
+}
+
+absl::Status RemoveAppFile(const std::string& dir, const std::string& name) {
+  std::string path = (fs::path(dir) / (name + ".json")).string();
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("remove", path);
+  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace valet

@@ -1,0 +1,37 @@
+// The conf dir: one JSON file per app (DIR/NAME.json), the source of truth for app configs.
+#ifndef VALET_COMMON_CONF_DIR_H_
+#define VALET_COMMON_CONF_DIR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/app_config_validation.h"
+#include "valet/v1/config.pb.h"
+
+namespace valet {
+
+// Loads every *.json file of `dir` (not recursive; other files are ignored), parses and validates
+// the whole set. On failure the status lists every error of every file, one per line.
+absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir);
+
+// Loads `path`: a single *.json file or a conf dir. Parsed and validated like LoadConfDir.
+absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path);
+
+// Writes DIR/NAME.json atomically: a temp file in DIR, fsync, rename, fsync of DIR.
+// A crash at any point leaves the old file or the new one, never a half-written one.
+absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app);
+
+// Removes DIR/NAME.json and syncs DIR.
+absl::Status RemoveAppFile(const std::string& dir, const std::string& name);
+
+// Writes `contents` to `path` atomically (same guarantees as WriteAppFile).
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+// Reads a whole file.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace valet
+
+#endif  // VALET_COMMON_CONF_DIR_H_

@@ -34,6 +34,11 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Lower precedence than <<, higher than ?:, so the whole stream expression is the operand.
+struct LogMessageVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace valet
 
 #define VALET_LOG_SEVERITY_DEBUG ::valet::LogSeverity::kDebug
@@ -41,9 +46,9 @@ class LogMessage {
 #define VALET_LOG_SEVERITY_WARNING ::valet::LogSeverity::kWarning
 #define VALET_LOG_SEVERITY_ERROR ::valet::LogSeverity::kError
 
-#define VALET_LOG(severity)                                                  \
-  if (VALET_LOG_SEVERITY_##severity < ::valet::MinLogSeverity()) {           \
-  } else                                                                     \
-    ::valet::LogMessage(VALET_LOG_SEVERITY_##severity).stream()
+#define VALET_LOG(severity)                                        \
+  (VALET_LOG_SEVERITY_##severity < ::valet::MinLogSeverity())      \
+      ? (void)0                                                    \
+      : ::valet::LogMessageVoidify() & ::valet::LogMessage(VALET_LOG_SEVERITY_##severity).stream()
 
 #endif  // VALET_COMMON_LOGGING_H_

@@ -1,0 +1,63 @@
+#include "dataplane/gateway_error.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace valet {
+namespace http = boost::beast::http;
+
+namespace errors {
+GatewayError BadRequest(std::string message) { return {400, "bad_request", std::move(message)}; }
+GatewayError HeaderTooLarge() {
+  return {431, "header_too_large", "the request header is larger than this gateway accepts"};
+}
+GatewayError BodyTooLarge() {
+  return {413, "body_too_large", "the request body is larger than this gateway accepts"};
+}
+GatewayError UnknownApp(std::string_view app) {
+  return {404, "unknown_app",
+          app.empty() ? std::string("the path names no app: use /{app}/...")
+                      : absl::StrCat("no app named \"", AsAbsl(app), "\"")};
+}
+GatewayError UpstreamUnreachable(std::string_view detail) {
+  return {502, "upstream_unreachable",
+          absl::StrCat("could not connect to a backend: ", AsAbsl(detail))};
+}
+GatewayError UpstreamReset() {
+  return {502, "upstream_reset", "the backend closed the connection before answering"};
+}
+GatewayError BadUpstreamResponse(std::string_view detail) {
+  return {502, "bad_upstream_response",
+          absl::StrCat("the backend's answer is not valid HTTP: ", AsAbsl(detail))};
+}
+GatewayError NoHealthyEndpoint() {
+  return {503, "no_healthy_endpoint",
+          "every backend of this app failed recently; retry after a few seconds"};
+}
+GatewayError UpstreamTimeout() {
+  return {504, "upstream_timeout", "the backend did not answer in time"};
+}
+GatewayError NotReady() {
+  return {503, "not_ready", "this gateway has no configuration yet"};
+}
+}  // namespace errors
+
+http::response<http::string_body> MakeErrorResponse(const GatewayError& error,
+                                                    std::string_view app, bool keep_alive) {
+  nlohmann::ordered_json body;
+  body["error"]["status"] = error.status;
+  body["error"]["code"] = error.code;
+  body["error"]["message"] = error.message;
+  if (!app.empty()) body["error"]["app"] = app;
+  http::response<http::string_body> res{static_cast<http::status>(error.status), 11};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  res.body().push_back('\n');
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace valet

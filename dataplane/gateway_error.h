@@ -1,0 +1,40 @@
+// Answers the gateway makes itself: JSON bodies of the form
+//   {"error": {"status": 502, "code": "upstream_unreachable", "message": "...", "app": "shop"}}
+#ifndef VALET_DATAPLANE_GATEWAY_ERROR_H_
+#define VALET_DATAPLANE_GATEWAY_ERROR_H_
+
+#include <string>
+#include <string_view>
+
+#include "boost/beast/http/message.hpp"
+#include "boost/beast/http/string_body.hpp"
+
+namespace valet {
+
+struct GatewayError {
+  int status;
+  std::string_view code;  // Stable, machine-readable: "unknown_app", "upstream_timeout", ...
+  std::string message;    // For people.
+};
+
+// The canned errors of the request path.
+namespace errors {
+GatewayError BadRequest(std::string message);
+GatewayError HeaderTooLarge();
+GatewayError BodyTooLarge();
+GatewayError UnknownApp(std::string_view app);
+GatewayError UpstreamUnreachable(std::string_view detail);
+GatewayError UpstreamReset();
+GatewayError BadUpstreamResponse(std::string_view detail);
+GatewayError NoHealthyEndpoint();
+GatewayError UpstreamTimeout();
+GatewayError NotReady();
+}  // namespace errors
+
+// Builds the response; `app` may be empty (then "app" is omitted).
+boost::beast::http::response<boost::beast::http::string_body> MakeErrorResponse(
+    const GatewayError& error, std::string_view app, bool keep_alive);
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_GATEWAY_ERROR_H_

@@ -1,0 +1,75 @@
+#include "dataplane/http_fields.h"
+
+#include <string>
+#include <vector>
+
+#include "boost/beast/core/string.hpp"
+#include "boost/beast/http/rfc7230.hpp"
+
+namespace valet {
+namespace http = boost::beast::http;
+
+namespace {
+
+// RFC 9110 7.6.1, plus the fields older intermediaries treat as hop-by-hop.
+constexpr std::string_view kHopByHop[] = {
+    "Connection", "Keep-Alive",          "Proxy-Connection", "TE",     "Trailer",
+    "Upgrade",    "Proxy-Authenticate", "Proxy-Authorization", "Transfer-Encoding",
+    "Content-Length"};
+
+}  // namespace
+
+absl::Status CheckFraming(const http::fields& fields) {
+  auto lengths = fields.equal_range(http::field::content_length);
+  int length_count = static_cast<int>(std::distance(lengths.first, lengths.second));
+  if (length_count > 1) return absl::InvalidArgumentError("more than one Content-Length");
+  if (length_count == 1) {
+    std::string_view v = lengths.first->value();
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) {
+      return absl::InvalidArgumentError("invalid Content-Length");
+    }
+  }
+  auto codings = fields.equal_range(http::field::transfer_encoding);
+  int coding_count = static_cast<int>(std::distance(codings.first, codings.second));
+  if (coding_count == 0) return absl::OkStatus();
+  if (length_count > 0) {
+    return absl::InvalidArgumentError("both Content-Length and Transfer-Encoding");
+  }
+  if (coding_count > 1) return absl::InvalidArgumentError("more than one Transfer-Encoding");
+  std::string_view te = codings.first->value();
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  if (!boost::beast::iequals(te, "chunked")) {
+    return absl::InvalidArgumentError("unsupported Transfer-Encoding (only \"chunked\")");
+  }
+  return absl::OkStatus();
+}
+
+void StripHopByHop(http::fields& fields) {
+  // Fields named in Connection are hop-by-hop too; collect them before Connection goes.
+  std::vector<std::string> named;
+  auto connection = fields.equal_range(http::field::connection);
+  for (auto it = connection.first; it != connection.second; ++it) {
+    for (auto token : http::token_list(it->value())) named.emplace_back(token);
+  }
+  for (const std::string& name : named) fields.erase(name);
+  for (std::string_view name : kHopByHop) fields.erase(name);
+}
+
+void SetForwardedFields(http::fields& fields, std::string_view client_ip, std::string_view proto) {
+  auto xff = fields.find("X-Forwarded-For");
+  if (xff != fields.end()) {
+    std::string v(xff->value());
+    v.append(", ").append(client_ip);
+    fields.set("X-Forwarded-For", v);
+  } else {
+    fields.set("X-Forwarded-For", client_ip);
+  }
+  fields.set("X-Forwarded-Proto", proto);
+  auto host = fields.find(http::field::host);
+  if (host != fields.end()) {
+    fields.set("X-Forwarded-Host", host->value());
+  }
+}
+
+}  // namespace valet

@@ -1,0 +1,28 @@
+// What an intermediary must do to header fields (RFC 9110 section 7.6, RFC 9112 section 6).
+#ifndef VALET_DATAPLANE_HTTP_FIELDS_H_
+#define VALET_DATAPLANE_HTTP_FIELDS_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "boost/beast/http/fields.hpp"
+
+namespace valet {
+
+// Refuses ambiguous message framing before anything is forwarded: more than one Content-Length
+// (even equal ones), a list in Content-Length, Content-Length together with Transfer-Encoding,
+// and any Transfer-Encoding other than a single "chunked".
+absl::Status CheckFraming(const boost::beast::http::fields& fields);
+
+// Removes hop-by-hop fields, those named in Connection included, and the framing fields
+// (Content-Length, Transfer-Encoding), which the caller sets again for the next hop.
+void StripHopByHop(boost::beast::http::fields& fields);
+
+// Appends `client_ip` to X-Forwarded-For and sets X-Forwarded-Proto and X-Forwarded-Host
+// (from Host, before the caller rewrites Host).
+void SetForwardedFields(boost::beast::http::fields& fields, std::string_view client_ip,
+                        std::string_view proto);
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_HTTP_FIELDS_H_

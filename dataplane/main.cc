@@ -1,0 +1,151 @@
+// valet-dataplane: the proxy. Serves apps from a conf dir (standalone) or from snapshots pushed
+// by a control plane. See docs/dataplane.md.
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "common/conf_dir.h"
+#include "common/logging.h"
+#include "dataplane/server.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, conf_dir, "",
+          "Serve the app configs of this directory (*.json); SIGHUP reloads it.");
+ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
+          "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
+ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
+          "Admin listener (/healthz, /readyz, /metrics). Env: VALET_ADMIN_LISTEN.");
+ABSL_FLAG(int, workers, 0, "Event-loop threads; 0 = one per core.");
+ABSL_FLAG(std::string, port_file, "",
+          "Once listening, write the bound addresses here (lines 'listen HOST:PORT', "
+          "'admin HOST:PORT').");
+ABSL_FLAG(uint32_t, max_header_bytes, 16 * 1024, "Largest request header; larger gets 431.");
+ABSL_FLAG(uint64_t, max_body_bytes, 64ull * 1024 * 1024,
+          "Largest request body; larger gets 413.");
+ABSL_FLAG(int, client_timeout_ms, 60'000,
+          "Deadline of every client read and write, and of an idle keep-alive connection.");
+ABSL_FLAG(int, upstream_io_timeout_ms, 60'000, "Deadline of every backend body read and write.");
+ABSL_FLAG(int, upstream_idle_timeout_ms, 30'000, "Close pooled backend connections idle this long.");
+ABSL_FLAG(uint32_t, max_idle_per_endpoint, 128, "Pooled idle connections per backend per worker.");
+ABSL_FLAG(int, eject_ms, 5'000, "Skip a backend that refused a connection for this long.");
+ABSL_FLAG(int, drain_timeout_ms, 15'000,
+          "On SIGTERM, wait this long for requests in flight before exiting.");
+ABSL_FLAG(bool, verbose, false, "Log debug lines.");
+
+namespace valet {
+namespace {
+
+int Run() {
+  ProxyOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  if (options.workers <= 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
+  options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.client_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_client_timeout_ms));
+  options.upstream_io_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_upstream_io_timeout_ms));
+  options.upstream_idle_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_upstream_idle_timeout_ms));
+  options.max_idle_per_endpoint = absl::GetFlag(FLAGS_max_idle_per_endpoint);
+  options.eject_duration = std::chrono::milliseconds(absl::GetFlag(FLAGS_eject_ms));
+
+  const std::string conf_dir = absl::GetFlag(FLAGS_conf_dir);
+  if (conf_dir.empty()) {
+    VALET_LOG(ERROR) << "no config source: give --conf-dir DIR";
+    return 2;
+  }
+
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
+  if (!server.ok()) {
+    VALET_LOG(ERROR) << server.status().message();
+    return 1;
+  }
+
+  // Standalone: the conf dir is the config source; each good load is a new version.
+  uint64_t version = 0;
+  auto load = [&]() -> absl::Status {
+    absl::StatusOr<std::vector<SourcedApp>> apps = LoadConfDir(conf_dir);
+    if (!apps.ok()) return apps.status();
+    v1::ConfigSnapshot snapshot;
+    snapshot.set_version(version + 1);
+    for (SourcedApp& app : *apps) *snapshot.add_apps() = std::move(app.app);
+    absl::Status installed = (*server)->snapshots().Install(snapshot);
+    if (installed.ok()) ++version;
+    return installed;
+  };
+  if (absl::Status s = load(); !s.ok()) {
+    VALET_LOG(ERROR) << "refusing to start: the conf dir " << conf_dir << " is invalid:\n"
+                     << s.message();
+    return 1;
+  }
+
+  (*server)->Start();
+  auto listen = (*server)->listen_endpoint();
+  auto admin = (*server)->admin_endpoint();
+  std::string listen_text = absl::StrCat(listen.address().to_string(), ":", listen.port());
+  std::string admin_text = absl::StrCat(admin.address().to_string(), ":", admin.port());
+  VALET_LOG(INFO) << "listening on " << listen_text << " (admin " << admin_text << ", "
+                  << options.workers << " workers)";
+  if (std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    absl::Status written = WriteFileAtomically(
+        port_file, absl::StrCat("listen ", listen_text, "\nadmin ", admin_text, "\n"));
+    if (!written.ok()) VALET_LOG(ERROR) << "port file: " << written.message();
+  }
+
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_signal =
+      [&](boost::system::error_code ec, int signo) {
+        if (ec) return;
+        if (signo == SIGHUP) {
+          absl::Status s = load();
+          if (s.ok()) {
+            VALET_LOG(INFO) << "reloaded " << conf_dir;
+          } else {
+            VALET_LOG(ERROR) << "reload refused, still serving version " << version << ":\n"
+                             << s.message();
+          }
+          signals.async_wait(on_signal);
+          return;
+        }
+        VALET_LOG(INFO) << "draining (signal " << signo << ")";
+        signals_io.stop();
+      };
+  signals.async_wait(on_signal);
+  signals_io.run();
+
+  bool clean = (*server)->Drain(std::chrono::milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms)));
+  VALET_LOG(INFO) << (clean ? "drained; bye" : "drain deadline passed; bye");
+  return 0;
+}
+
+}  // namespace
+}  // namespace valet
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "valet-dataplane --conf-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] "
+      "[--workers N]");
+  absl::ParseCommandLine(argc, argv);
+  valet::SetLogProgramName("dataplane");
+  if (absl::GetFlag(FLAGS_verbose)) valet::SetMinLogSeverity(valet::LogSeverity::kDebug);
+  std::signal(SIGPIPE, SIG_IGN);
+  return valet::Run();
+}

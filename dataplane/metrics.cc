@@ -1,0 +1,122 @@
+#include "dataplane/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace valet {
+namespace {
+
+constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "bad_response"};
+
+std::string EscapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out.append("\\n");
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// `errors` may be null: unrouted requests never reach a backend.
+void RenderApp(const std::string& label, const AppStats& s, std::string* requests,
+               std::string* errors) {
+  for (int c = 1; c <= 5; ++c) {
+    uint64_t n = s.requests(c);
+    if (n == 0) continue;
+    absl::StrAppend(requests, "valet_requests_total{app=\"", label, "\",class=\"", c, "xx\"} ", n,
+                    "\n");
+  }
+  for (int e = 0; errors != nullptr && e < static_cast<int>(UpstreamError::kCount); ++e) {
+    uint64_t n = s.upstream_errors(static_cast<UpstreamError>(e));
+    absl::StrAppend(errors, "valet_upstream_errors_total{app=\"", label, "\",kind=\"",
+                    kUpstreamErrorNames[e], "\"} ", n, "\n");
+  }
+}
+
+}  // namespace
+
+void AppStats::RecordRequest(int status, std::chrono::nanoseconds latency) {
+  int cls = status / 100;
+  if (cls < 1 || cls > 5) cls = 5;
+  by_class_[cls].fetch_add(1, std::memory_order_relaxed);
+  double ms = std::chrono::duration<double, std::milli>(latency).count();
+  size_t b = 0;
+  while (b < kLatencyBucketsMs.size() && ms > kLatencyBucketsMs[b]) ++b;
+  latency_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_us_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count()),
+      std::memory_order_relaxed);
+}
+
+std::shared_ptr<AppStats> Metrics::ForApp(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<AppStats>& slot = apps_[name];
+  if (!slot) slot = std::make_shared<AppStats>();
+  return slot;
+}
+
+std::string Metrics::RenderPrometheus() const {
+  std::string requests =
+      "# HELP valet_requests_total Requests answered, by app and status class.\n"
+      "# TYPE valet_requests_total counter\n";
+  std::string errors =
+      "# HELP valet_upstream_errors_total Failed backend calls, by app and kind.\n"
+      "# TYPE valet_upstream_errors_total counter\n";
+  std::string latency =
+      "# HELP valet_request_duration_seconds Time from request header to response end.\n"
+      "# TYPE valet_request_duration_seconds histogram\n";
+
+  auto render_latency = [&latency](const std::string& label, const AppStats& s) {
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b <= AppStats::kLatencyBucketsMs.size(); ++b) {
+      cumulative += s.latency_buckets_[b].load(std::memory_order_relaxed);
+      std::string le = b < AppStats::kLatencyBucketsMs.size()
+                           ? absl::StrFormat("%g", AppStats::kLatencyBucketsMs[b] / 1000.0)
+                           : "+Inf";
+      absl::StrAppend(&latency, "valet_request_duration_seconds_bucket{app=\"", label,
+                      "\",le=\"", le, "\"} ", cumulative, "\n");
+    }
+    absl::StrAppend(&latency, "valet_request_duration_seconds_sum{app=\"", label, "\"} ",
+                    absl::StrFormat("%.6f", s.latency_sum_us_.load(std::memory_order_relaxed) / 1e6),
+                    "\n");
+    absl::StrAppend(&latency, "valet_request_duration_seconds_count{app=\"", label, "\"} ",
+                    cumulative, "\n");
+  };
+
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, stats] : apps_) {
+      std::string label = EscapeLabel(name);
+      RenderApp(label, *stats, &requests, &errors);
+      render_latency(label, *stats);
+    }
+  }
+  RenderApp("", *unrouted_, &requests, nullptr);
+
+  std::string out = requests + errors + latency;
+  absl::StrAppend(&out,
+                  "# HELP valet_config_reloads_total Snapshot installs, by result.\n"
+                  "# TYPE valet_config_reloads_total counter\n"
+                  "valet_config_reloads_total{result=\"ok\"} ",
+                  config_reloads_ok_.load(), "\n", "valet_config_reloads_total{result=\"error\"} ",
+                  config_reloads_failed_.load(), "\n",
+                  "# HELP valet_snapshot_version Version of the serving config snapshot.\n"
+                  "# TYPE valet_snapshot_version gauge\n"
+                  "valet_snapshot_version ",
+                  snapshot_version_.load(), "\n",
+                  "# HELP valet_active_connections Open client connections.\n"
+                  "# TYPE valet_active_connections gauge\n"
+                  "valet_active_connections ",
+                  active_connections_.load(), "\n",
+                  "# HELP valet_malformed_requests_total Requests refused as malformed.\n"
+                  "# TYPE valet_malformed_requests_total counter\n"
+                  "valet_malformed_requests_total ",
+                  malformed_requests_.load(), "\n");
+  return out;
+}
+
+}  // namespace valet

@@ -1,0 +1,82 @@
+// Counters and latency histograms of the data plane, exported in Prometheus text format.
+//
+// Per-app stats live as long as the registry and are keyed by app name, so they survive snapshot
+// swaps. The request path only touches relaxed atomics through an AppStats pointer that the
+// compiled snapshot already holds: no lock, no lookup per request.
+#ifndef VALET_DATAPLANE_METRICS_H_
+#define VALET_DATAPLANE_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace valet {
+
+// Why a request to a backend failed.
+enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kCount };
+
+class AppStats {
+ public:
+  // Upper bounds of the latency buckets, in milliseconds (+Inf is implicit).
+  static constexpr std::array<double, 14> kLatencyBucketsMs = {
+      0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+  void RecordRequest(int status, std::chrono::nanoseconds latency);
+  void RecordUpstreamError(UpstreamError e) {
+    upstream_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  uint64_t requests(int status_class) const {  // 1..5
+    return by_class_[status_class].load(std::memory_order_relaxed);
+  }
+  uint64_t upstream_errors(UpstreamError e) const {
+    return upstream_errors_[static_cast<int>(e)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  friend class Metrics;
+  std::array<std::atomic<uint64_t>, 6> by_class_{};  // index = status / 100 (0 unused)
+  std::array<std::atomic<uint64_t>, static_cast<int>(UpstreamError::kCount)> upstream_errors_{};
+  std::array<std::atomic<uint64_t>, kLatencyBucketsMs.size() + 1> latency_buckets_{};
+  std::atomic<uint64_t> latency_sum_us_{0};
+};
+
+// Thread-safe registry of everything /metrics shows.
+class Metrics {
+ public:
+  // Stats of app `name`, created on first use. The pointer stays valid for the registry's life.
+  std::shared_ptr<AppStats> ForApp(const std::string& name);
+
+  // Requests that named no known app.
+  AppStats& unrouted() { return *unrouted_; }
+
+  std::atomic<uint64_t>& config_reloads_ok() { return config_reloads_ok_; }
+  std::atomic<uint64_t>& config_reloads_failed() { return config_reloads_failed_; }
+  std::atomic<uint64_t>& snapshot_version() { return snapshot_version_; }
+  std::atomic<int64_t>& active_connections() { return active_connections_; }
+  std::atomic<uint64_t>& malformed_requests() { return malformed_requests_; }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string RenderPrometheus() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<AppStats>> apps_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<AppStats> unrouted_ = std::make_shared<AppStats>();
+  std::atomic<uint64_t> config_reloads_ok_{0};
+  std::atomic<uint64_t> config_reloads_failed_{0};
+  std::atomic<uint64_t> snapshot_version_{0};
+  std::atomic<int64_t> active_connections_{0};
+  std::atomic<uint64_t> malformed_requests_{0};
+};
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_METRICS_H_

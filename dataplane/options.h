@@ -1,0 +1,31 @@
+// Run-time settings of the data plane's proxy, set from flags in main.cc.
+#ifndef VALET_DATAPLANE_OPTIONS_H_
+#define VALET_DATAPLANE_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace valet {
+
+struct ProxyOptions {
+  std::string listen = "0.0.0.0:8000";
+  std::string admin_listen = "127.0.0.1:8001";
+  int workers = 1;
+
+  // Client side.
+  uint32_t max_header_bytes = 16 * 1024;                  // Larger: 431.
+  uint64_t max_body_bytes = 64ull * 1024 * 1024;          // Larger: 413.
+  std::chrono::milliseconds client_timeout{60'000};       // Every read and write, and keep-alive idle.
+
+  // Backend side.
+  std::chrono::milliseconds upstream_io_timeout{60'000};  // Every body read and write.
+  std::chrono::milliseconds upstream_idle_timeout{30'000};  // Pooled connections older are closed.
+  uint32_t max_idle_per_endpoint = 128;                   // Pooled connections per worker.
+  std::chrono::milliseconds eject_duration{5'000};        // An endpoint that refused is skipped.
+  uint32_t max_upstream_response_header_bytes = 64 * 1024;
+};
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_OPTIONS_H_

@@ -1,0 +1,127 @@
+#include "dataplane/request_target.h"
+
+#include <vector>
+
+namespace valet {
+namespace {
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "." or "%2e" (any case): the segment means "this directory".
+bool IsDot(std::string_view s) { return s == "." || IEquals(s, "%2e"); }
+
+// ".." in any mix of literal and percent-encoded dots.
+bool IsDotDot(std::string_view s) {
+  for (std::string_view a : {".", "%2e"}) {
+    for (std::string_view b : {".", "%2e"}) {
+      if (s.size() == a.size() + b.size() && IEquals(s.substr(0, a.size()), a) &&
+          IEquals(s.substr(a.size()), b)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<RequestTarget> ParseRequestTarget(std::string_view target) {
+  for (char c : target) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      return absl::InvalidArgumentError("request target contains a control character or space");
+    }
+  }
+  // absolute-form: drop "scheme://authority".
+  std::string rebuilt;
+  if (!target.empty() && target.front() != '/') {
+    size_t scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos ||
+        !(IEquals(target.substr(0, scheme_end), "http") ||
+          IEquals(target.substr(0, scheme_end), "https"))) {
+      return absl::InvalidArgumentError("request target must start with \"/\"");
+    }
+    size_t path_start = target.find_first_of("/?", scheme_end + 3);
+    if (path_start == std::string_view::npos) {
+      target = "/";
+    } else if (target[path_start] == '?') {
+      // "http://h?q" means path "/" with a query; rebuild as origin-form below.
+      rebuilt = "/";
+      rebuilt.append(target.substr(path_start));
+      target = rebuilt;
+    } else {
+      target = target.substr(path_start);
+    }
+  }
+  if (target.empty()) return absl::InvalidArgumentError("empty request target");
+
+  RequestTarget out;
+  std::string_view path = target;
+  size_t hash = path.find('#');
+  if (hash != std::string_view::npos) path = path.substr(0, hash);
+  size_t q = path.find('?');
+  if (q != std::string_view::npos) {
+    out.query = std::string(path.substr(q + 1));
+    path = path.substr(0, q);
+  }
+
+  std::vector<std::string_view> segments;
+  bool trailing_slash = false;
+  size_t pos = 1;  // path[0] == '/'
+  while (pos <= path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view seg = path.substr(pos, end - pos);
+    bool last = end == path.size();
+    if (seg.empty()) {
+      // Merged slash; a final empty segment is a trailing slash.
+      trailing_slash = last;
+    } else if (IsDot(seg)) {
+      trailing_slash = true;
+    } else if (IsDotDot(seg)) {
+      if (!segments.empty()) segments.pop_back();
+      trailing_slash = true;
+    } else {
+      segments.push_back(seg);
+      trailing_slash = false;
+    }
+    pos = end + 1;
+  }
+
+  if (segments.empty()) return out;
+  out.app = std::string(segments.front());
+  for (size_t i = 1; i < segments.size(); ++i) {
+    out.rest.push_back('/');
+    out.rest.append(segments[i]);
+  }
+  if (trailing_slash) out.rest.push_back('/');
+  return out;
+}
+
+std::string UpstreamTarget(std::string_view prefix, const RequestTarget& target) {
+  std::string out;
+  out.reserve(prefix.size() + target.rest.size() + target.query.size() + 2);
+  out.append(prefix);
+  std::string_view rest = target.rest;
+  if (!out.empty() && out.back() == '/' && !rest.empty() && rest.front() == '/') {
+    rest.remove_prefix(1);
+  }
+  out.append(rest);
+  if (out.empty()) out.push_back('/');
+  if (!target.query.empty()) {
+    out.push_back('?');
+    out.append(target.query);
+  }
+  return out;
+}
+
+}  // namespace valet

@@ -1,0 +1,54 @@
+// The data plane's proxy server: worker threads, their listeners, the snapshot store and the
+// admin listener, started and drained together.
+#ifndef VALET_DATAPLANE_SERVER_H_
+#define VALET_DATAPLANE_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "dataplane/admin_server.h"
+#include "dataplane/listener.h"
+#include "dataplane/metrics.h"
+#include "dataplane/options.h"
+#include "dataplane/snapshot_store.h"
+#include "dataplane/worker.h"
+
+namespace valet {
+
+class Server {
+ public:
+  // Binds every listener (so ports are known before Start) without serving yet.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ProxyOptions& options);
+  ~Server();
+
+  boost::asio::ip::tcp::endpoint listen_endpoint() const;
+  boost::asio::ip::tcp::endpoint admin_endpoint() const;
+  SnapshotStore& snapshots() { return *snapshots_; }
+  Metrics& metrics() { return metrics_; }
+
+  void Start();
+
+  // Stops accepting, closes idle connections, lets requests in flight finish for at most
+  // `timeout`, then stops every thread. True if nothing was cut short.
+  bool Drain(std::chrono::milliseconds timeout);
+
+ private:
+  explicit Server(const ProxyOptions& options) : options_(options) {}
+  AdminResponse HandleAdmin(std::string_view path);
+  size_t SessionCount() const;
+
+  ProxyOptions options_;
+  Metrics metrics_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::unique_ptr<SnapshotStore> snapshots_;
+  std::unique_ptr<AdminServer> admin_;
+  bool stopped_ = false;
+};
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_SERVER_H_

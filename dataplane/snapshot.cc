@@ -1,0 +1,64 @@
+#include "dataplane/snapshot.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/app_config_defaults.h"
+#include "common/app_config_validation.h"
+#include "common/string_view.h"
+
+namespace valet {
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
+    const v1::ConfigSnapshot& config, Metrics& metrics) {
+  std::vector<SourcedApp> sourced;
+  sourced.reserve(config.apps_size());
+  for (const v1::AppConfig& app : config.apps()) {
+    sourced.push_back({app, absl::StrCat("app \"", app.name(), "\"")});
+  }
+  absl::Status valid = ValidateAppSet(sourced);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot version ", config.version(), " refused: ", valid.message()));
+  }
+
+  auto snapshot = std::shared_ptr<Snapshot>(new Snapshot());
+  snapshot->version_ = config.version();
+  for (const v1::AppConfig& app : config.apps()) {
+    auto route = std::make_unique<AppRoute>();
+    route->name = app.name();
+    route->config = app;
+    route->balancing = BalancingOf(app) == kBalancingRoundRobin ? BalancingPolicy::kRoundRobin
+                                                                : BalancingPolicy::kLeastRequest;
+    route->connect_timeout = std::chrono::milliseconds(ConnectTimeoutMsOf(app));
+    route->request_timeout = std::chrono::milliseconds(RequestTimeoutMsOf(app));
+    route->stats = metrics.ForApp(app.name());
+    for (const v1::Endpoint& ep : app.endpoints()) {
+      EndpointSpec spec;
+      spec.host = ep.host();
+      spec.port = static_cast<uint16_t>(ep.port());
+      spec.path_prefix = ep.path();
+      spec.weight = WeightOf(ep);
+      boost::system::error_code ec;
+      std::string bare_host = spec.host;
+      if (bare_host.size() > 2 && bare_host.front() == '[' && bare_host.back() == ']') {
+        bare_host = bare_host.substr(1, bare_host.size() - 2);
+      }
+      auto addr = boost::asio::ip::make_address(bare_host, ec);
+      if (!ec) spec.address = addr;
+      std::string host_for_header =
+          spec.address && spec.address->is_v6() ? absl::StrCat("[", bare_host, "]") : bare_host;
+      spec.key = absl::StrCat(host_for_header, ":", spec.port);
+      spec.host_header = spec.port == 80 ? host_for_header : spec.key;
+      route->total_weight += spec.weight;
+      route->endpoints.push_back(std::move(spec));
+    }
+    snapshot->apps_.emplace(app.name(), std::move(route));
+  }
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+const AppRoute* Snapshot::Find(std::string_view app) const {
+  auto it = apps_.find(AsAbsl(app));
+  return it == apps_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace valet

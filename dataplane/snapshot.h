@@ -1,0 +1,70 @@
+// The compiled, immutable form of a config snapshot: everything the request path reads.
+//
+// A Snapshot is built once per config version (Compile), shared as shared_ptr<const Snapshot>,
+// and never changes. Each worker holds its own reference; each request pins the one it started
+// with, so a swap never tears a request. Per-app state that must outlive a swap (stats, and later
+// rate-limit buckets) lives outside, keyed by app name, and is referenced from here.
+#ifndef VALET_DATAPLANE_SNAPSHOT_H_
+#define VALET_DATAPLANE_SNAPSHOT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "boost/asio/ip/address.hpp"
+#include "dataplane/metrics.h"
+#include "valet/v1/config.pb.h"
+
+namespace valet {
+
+enum class BalancingPolicy { kLeastRequest, kRoundRobin };
+
+struct EndpointSpec {
+  std::string host;
+  uint16_t port = 0;
+  std::string path_prefix;
+  uint32_t weight = 1;
+  std::string key;          // "host:port": identifies the endpoint's pool and health across swaps.
+  std::string host_header;  // Host sent to the backend.
+  std::optional<boost::asio::ip::address> address;  // Set when `host` is an IP literal.
+};
+
+// One app as the request path sees it. Later stages add their compiled parts here
+// (auth: key and header; limits: bucket parameters; mocks: table; fan-out: aggregate routes).
+struct AppRoute {
+  std::string name;
+  v1::AppConfig config;
+  std::vector<EndpointSpec> endpoints;
+  BalancingPolicy balancing = BalancingPolicy::kLeastRequest;
+  uint32_t total_weight = 0;
+  std::chrono::milliseconds connect_timeout{0};
+  std::chrono::milliseconds request_timeout{0};
+  std::shared_ptr<AppStats> stats;
+};
+
+class Snapshot {
+ public:
+  // Validates and compiles `config`. On error the message says which app and field is wrong.
+  static absl::StatusOr<std::shared_ptr<const Snapshot>> Compile(const v1::ConfigSnapshot& config,
+                                                                 Metrics& metrics);
+
+  uint64_t version() const { return version_; }
+  size_t app_count() const { return apps_.size(); }
+
+  // The app named by the first path segment, or null.
+  const AppRoute* Find(std::string_view app) const;
+
+ private:
+  uint64_t version_ = 0;
+  absl::flat_hash_map<std::string, std::unique_ptr<const AppRoute>> apps_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_SNAPSHOT_H_

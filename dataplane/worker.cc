@@ -1,0 +1,59 @@
+#include "dataplane/worker.h"
+
+#include "dataplane/session.h"
+
+namespace valet {
+
+Worker::Worker(int index, const ProxyOptions& options, Metrics& metrics)
+    : index_(index),
+      options_(options),
+      metrics_(metrics),
+      pool_(io_, options.upstream_idle_timeout, options.max_idle_per_endpoint),
+      balancer_(0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index + 1)) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  guard_.emplace(io_.get_executor());
+  ScheduleSweep();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::SetSnapshot(std::shared_ptr<const Snapshot> s) {
+  boost::asio::post(io_, [this, s = std::move(s)]() mutable {
+    // The previous snapshot dies here (or with its last request), on this thread.
+    snapshot_ = std::move(s);
+  });
+}
+
+void Worker::Drain() {
+  boost::asio::post(io_, [this] {
+    draining_ = true;
+    // Copy: closing a session may remove it from the set.
+    std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->OnDrain();
+  });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) return;
+  boost::asio::post(io_, [this] {
+    sweep_timer_.cancel();
+    pool_.CloseAll();
+    std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->Close();
+    guard_.reset();
+  });
+  thread_.join();
+}
+
+void Worker::ScheduleSweep() {
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    pool_.Sweep();
+    ScheduleSweep();
+  });
+}
+
+}  // namespace valet

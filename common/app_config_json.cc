@@ -1,8 +1,10 @@
 #include "common/app_config_json.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <limits>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,11 +18,69 @@ namespace {
 using Json = nlohmann::json;
 
 // Builds the DOM like nlohmann's own parser, but records the first syntax error with its byte
-// offset instead of throwing.
+// offset instead of throwing, and every key that appears twice in one object: nlohmann keeps the
+// last one silently, so `"authorize": true, ..., "authorize": false` would quietly turn auth off.
 class RecordingDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+
  public:
-  explicit RecordingDomParser(Json& root)
-      : nlohmann::detail::json_sax_dom_parser<Json>(root, /*allow_exceptions=*/false) {}
+  explicit RecordingDomParser(Json& root) : Base(root, /*allow_exceptions=*/false) {}
+
+  bool null() {
+    BeginValue();
+    return Base::null();
+  }
+  bool boolean(bool v) {
+    BeginValue();
+    return Base::boolean(v);
+  }
+  bool number_integer(Json::number_integer_t v) {
+    BeginValue();
+    return Base::number_integer(v);
+  }
+  bool number_unsigned(Json::number_unsigned_t v) {
+    BeginValue();
+    return Base::number_unsigned(v);
+  }
+  bool number_float(Json::number_float_t v, const std::string& s) {
+    BeginValue();
+    return Base::number_float(v, s);
+  }
+  bool string(std::string& v) {
+    BeginValue();
+    return Base::string(v);
+  }
+  bool binary(Json::binary_t& v) {
+    BeginValue();
+    return Base::binary(v);
+  }
+
+  bool start_object(std::size_t len) {
+    BeginValue();
+    frames_.push_back(Frame{/*is_object=*/true, {}, {}, 0});
+    return Base::start_object(len);
+  }
+  bool key(std::string& k) {
+    Frame& f = frames_.back();
+    f.key = k;
+    if (!f.keys.insert(k).second) {
+      duplicates_.push_back(absl::StrCat(Path(), ": duplicate field \"", k, "\""));
+    }
+    return Base::key(k);
+  }
+  bool end_object() {
+    frames_.pop_back();
+    return Base::end_object();
+  }
+  bool start_array(std::size_t len) {
+    BeginValue();
+    frames_.push_back(Frame{/*is_object=*/false, {}, {}, 0});
+    return Base::start_array(len);
+  }
+  bool end_array() {
+    frames_.pop_back();
+    return Base::end_array();
+  }
 
   bool parse_error(std::size_t position, const std::string& /*last_token*/,
                    const nlohmann::detail::exception& ex) {
@@ -33,11 +93,41 @@ class RecordingDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
   bool failed() const { return failed_; }
   std::size_t position() const { return position_; }
   const std::string& message() const { return message_; }
+  // "PATH: duplicate field \"KEY\"" for every repeated key, in document order.
+  const std::vector<std::string>& duplicates() const { return duplicates_; }
 
  private:
+  struct Frame {
+    bool is_object;
+    std::set<std::string> keys;  // Objects: the keys seen so far.
+    std::string key;             // Objects: the key of the value being read.
+    size_t next_index;           // Arrays: the index of the next element.
+  };
+
+  // Counts array elements so a path can name them.
+  void BeginValue() {
+    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().next_index;
+  }
+
+  // The JSON path of the value being read, e.g. "endpoints[1].port".
+  std::string Path() const {
+    std::string path;
+    for (const Frame& f : frames_) {
+      if (f.is_object) {
+        if (!path.empty()) path += '.';
+        path += f.key;
+      } else {
+        absl::StrAppend(&path, "[", f.next_index - 1, "]");
+      }
+    }
+    return path;
+  }
+
   bool failed_ = false;
   std::size_t position_ = 0;
   std::string message_;
+  std::vector<Frame> frames_;
+  std::vector<std::string> duplicates_;
 };
 
 // "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..." -> the part
@@ -54,7 +144,10 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+      // Bytes >= 0x80 are negative chars; std::tolower needs them as unsigned char.
+      unsigned char ca = static_cast<unsigned char>(a[i - 1]);
+      unsigned char cb = static_cast<unsigned char>(b[j - 1]);
+      size_t sub = prev[j - 1] + (std::tolower(ca) == std::tolower(cb) ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
     }
     std::swap(prev, cur);
@@ -96,6 +189,11 @@ class ObjectReader {
     if (v == nullptr) return;
     if (v->is_number_unsigned() && v->get<uint64_t>() <= std::numeric_limits<uint32_t>::max()) {
       *out = static_cast<uint32_t>(v->get<uint64_t>());
+      return;
+    }
+    // "-0" parses as a signed integer zero: accept it like 0.
+    if (v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() == 0) {
+      *out = 0;
       return;
     }
     if (v->is_number_integer() && v->get<int64_t>() < 0) {
@@ -177,20 +275,29 @@ absl::StatusOr<v1::AppConfig> ParseAppConfigJson(std::string_view text, std::str
   Json::sax_parse(text.begin(), text.end(), &dom, nlohmann::detail::input_format_t::json,
                   /*strict=*/true, /*ignore_comments=*/false);
   if (dom.failed()) {
-    size_t pos = std::min(dom.position(), text.size());
-    size_t line = 1 + std::count(text.begin(), text.begin() + pos, '\n');
-    size_t line_start = text.rfind('\n', pos == 0 ? 0 : pos - 1);
-    size_t column = line_start == std::string_view::npos ? pos : pos - line_start - 1;
+    // position() counts the characters read, the offending one included (end of input counts as
+    // one): `offset` is that character's offset, text.size() at the end. Lines and columns are
+    // 1-based, as editors show them.
+    size_t offset = std::min(dom.position() == 0 ? 0 : dom.position() - 1, text.size());
+    size_t line = 1 + std::count(text.begin(), text.begin() + offset, '\n');
+    size_t line_start = offset == 0 ? std::string_view::npos : text.rfind('\n', offset - 1);
+    size_t column = line_start == std::string_view::npos ? offset + 1 : offset - line_start;
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": invalid JSON: the file is empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(AsAbsl(source), ": invalid JSON: the file is empty"));
     }
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": invalid JSON at line ", line,
                                                    ", column ", column, ": ",
                                                    SyntaxReason(dom.message())));
   }
+  if (!dom.duplicates().empty()) {
+    std::vector<std::string> errors = dom.duplicates();
+    for (std::string& e : errors) e = absl::StrCat(AsAbsl(source), ": ", e);
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": expected a JSON object at the top level, got ", Describe(root)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        AsAbsl(source), ": expected a JSON object at the top level, got ", Describe(root)));
   }
 
   std::vector<std::string> errors;

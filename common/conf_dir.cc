@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -72,12 +73,16 @@ absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir) {
     return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
   }
   std::vector<std::string> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+  // increment(ec) rather than a range-for: operator++ throws when listing fails midway.
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     const fs::path& p = entry.path();
     std::string fname = p.filename().string();
     // Temp files of an interrupted atomic write start with '.'; they are never configs.
     if (p.extension() != ".json" || fname.front() == '.') continue;
-    if (!entry.is_regular_file(ec)) continue;
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec)) continue;
     files.push_back(p.string());
   }
   if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot list: ", ec.message()));
@@ -95,8 +100,11 @@ absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string tmp =
-      (dir / absl::StrCat(".", target.filename().string(), ".tmp.", ::getpid())).string();
+  // Unique per process and call, so two writers of the same file never share a temp file.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = (dir / absl::StrCat(".", target.filename().string(), ".tmp.", ::getpid(), ".",
+                                        counter.fetch_add(1)))
+                        .string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("create", tmp);
   size_t off = 0;
@@ -127,11 +135,20 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
 }
 
 absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app) {
+  // The name becomes a file name: "../x" must not write outside the conf dir.
+  if (!IsValidAppName(app.name())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write app \"", app.name(), "\": not a valid app name"));
+  }
   return WriteFileAtomically((fs::path(dir) / (app.name() + ".json")).string(),
                              AppConfigToJson(app));
 }
 
 absl::Status RemoveAppFile(const std::string& dir, const std::string& name) {
+  if (!IsValidAppName(name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot remove app \"", name, "\": not a valid app name"));
+  }
   std::string path = (fs::path(dir) / (name + ".json")).string();
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("remove", path);
   return FsyncPath(dir, O_RDONLY | O_DIRECTORY);

@@ -21,9 +21,11 @@ absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path
 
 // Writes DIR/NAME.json atomically: a temp file in DIR, fsync, rename, fsync of DIR.
 // A crash at any point leaves the old file or the new one, never a half-written one.
+// InvalidArgument if the name is not a valid app name (IsValidAppName).
 absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app);
 
-// Removes DIR/NAME.json and syncs DIR.
+// Removes DIR/NAME.json and syncs DIR. OK if the file is already gone; InvalidArgument if the name
+// is not a valid app name.
 absl::Status RemoveAppFile(const std::string& dir, const std::string& name);
 
 // Writes `contents` to `path` atomically (same guarantees as WriteAppFile).

@@ -1,0 +1,90 @@
+// The example configs in conf/ must load as shipped: conf/apps through the same code as a real
+// conf dir, and the flag files in the line format Abseil's --flagfile reads.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/conf_dir.h"
+#include "nlohmann/json.hpp"
+
+namespace valet {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+const std::string kConf = VALET_EXAMPLE_CONF_DIR;
+const std::string kFixtures = VALET_FIXTURES_DIR;
+
+std::vector<std::string> Keys(const nlohmann::json& j) {
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+TEST(ExampleConfTest, AppsLoad) {
+  auto apps = LoadConfDir(kConf + "/apps");
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  std::vector<std::string> names;
+  for (const SourcedApp& a : *apps) names.push_back(a.app.name());
+  EXPECT_THAT(names, UnorderedElementsAre("demo", "userauth"));
+  for (const SourcedApp& a : *apps) {
+    for (const v1::Endpoint& ep : a.app.endpoints()) {
+      EXPECT_EQ(ep.host(), "127.0.0.1") << a.source;  // The demo backend.
+      EXPECT_TRUE(ep.port() == 9050 || ep.port() == 9051) << a.source;
+    }
+  }
+}
+
+// conf/apps/userauth.json is the seed example with only the hosts changed.
+TEST(ExampleConfTest, UserauthKeepsTheSeedShape) {
+  auto seed_text = ReadFile(kFixtures + "/valid/userauth.json");
+  auto conf_text = ReadFile(kConf + "/apps/userauth.json");
+  ASSERT_TRUE(seed_text.ok() && conf_text.ok());
+  nlohmann::json seed = nlohmann::json::parse(*seed_text, nullptr, false);
+  nlohmann::json conf = nlohmann::json::parse(*conf_text, nullptr, false);
+  ASSERT_FALSE(seed.is_discarded() || conf.is_discarded());
+  EXPECT_EQ(Keys(conf), Keys(seed));
+  ASSERT_EQ(conf["endpoints"].size(), seed["endpoints"].size());
+  for (size_t i = 0; i < seed["endpoints"].size(); ++i) {
+    EXPECT_EQ(Keys(conf["endpoints"][i]), Keys(seed["endpoints"][i]));
+    seed["endpoints"][i]["host"] = "127.0.0.1";
+  }
+  EXPECT_EQ(conf, seed);
+}
+
+// Abseil reads a flag file line by line: blank lines and '#' comments, else "--name=value".
+// Flag names are C++ identifiers: a dash in a name is an unknown flag.
+std::vector<std::string> FlagNames(const std::string& file) {
+  auto text = ReadFile(file);
+  EXPECT_TRUE(text.ok()) << text.status();
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (text.ok() && start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_EQ(line.rfind("--", 0), 0u) << file << ": " << line;
+    size_t eq = line.find('=');
+    EXPECT_NE(eq, std::string::npos) << file << ": " << line;
+    std::string name = line.substr(2, eq - 2);
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos)
+        << file << ": " << line;
+    names.push_back(name);
+  }
+  return names;
+}
+
+TEST(ExampleConfTest, FlagFiles) {
+  EXPECT_THAT(FlagNames(kConf + "/dataplane.flags"),
+              ElementsAre("conf_dir", "listen", "admin_listen", "workers"));
+  EXPECT_THAT(FlagNames(kConf + "/controlplane.flags"),
+              ElementsAre("conf_dir", "grpc_listen", "http_listen"));
+}
+
+}  // namespace
+}  // namespace valet

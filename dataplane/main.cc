@@ -12,6 +12,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "common/conf_dir.h"
+#include "common/flag_args.h"
 #include "common/logging.h"
 #include "dataplane/server.h"
 
@@ -143,7 +144,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "valet-dataplane --conf-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] "
       "[--workers N]");
-  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<std::vector<std::string>> args = valet::NormalizeFlagArgs(argc, argv);
+  if (!args.ok()) {
+    std::fprintf(stderr, "valet-dataplane: %s\n", std::string(args.status().message()).c_str());
+    return 2;
+  }
+  valet::ArgvHolder holder(std::move(*args));
+  absl::ParseCommandLine(holder.argc(), holder.argv());
   valet::SetLogProgramName("dataplane");
   if (absl::GetFlag(FLAGS_verbose)) valet::SetMinLogSeverity(valet::LogSeverity::kDebug);
   std::signal(SIGPIPE, SIG_IGN);

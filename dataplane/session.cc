@@ -1,5 +1,7 @@
 #include "dataplane/session.h"
 
+#include <limits>
+
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/string.hpp"
 #include "boost/beast/http/read.hpp"
@@ -313,7 +315,9 @@ void Session::OnRequestBodyRelayed(beast::error_code ec, RelaySide side) {
 void Session::ReadResponseHeader() {
   response_.emplace();
   response_->header_limit(worker_.options().max_upstream_response_header_bytes);
-  response_->body_limit(boost::none);  // Streamed, never held whole.
+  // Streamed, never held whole. Not boost::none: Beast 1.74 compares a length against an empty
+  // optional and refuses every Content-Length body.
+  response_->body_limit(std::numeric_limits<std::uint64_t>::max());
   if (head_request_) response_->skip(true);
   upstream_->stream.expires_after(app_->request_timeout);
   http::async_read_header(upstream_->stream, upstream_->buffer, *response_,

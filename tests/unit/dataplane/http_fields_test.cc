@@ -1,0 +1,76 @@
+#include "dataplane/http_fields.h"
+
+#include <gtest/gtest.h>
+
+namespace valet {
+namespace {
+
+namespace http = boost::beast::http;
+
+TEST(CheckFramingTest, AcceptsPlainFraming) {
+  http::fields f;
+  EXPECT_TRUE(CheckFraming(f).ok());
+  f.set(http::field::content_length, "12");
+  EXPECT_TRUE(CheckFraming(f).ok());
+  http::fields c;
+  c.set(http::field::transfer_encoding, "chunked");
+  EXPECT_TRUE(CheckFraming(c).ok());
+}
+
+TEST(CheckFramingTest, RefusesAmbiguousFraming) {
+  http::fields two_lengths;
+  two_lengths.insert(http::field::content_length, "5");
+  two_lengths.insert(http::field::content_length, "5");
+  EXPECT_FALSE(CheckFraming(two_lengths).ok());
+
+  http::fields list;
+  list.set(http::field::content_length, "5, 5");
+  EXPECT_FALSE(CheckFraming(list).ok());
+
+  http::fields both;
+  both.set(http::field::content_length, "5");
+  both.set(http::field::transfer_encoding, "chunked");
+  EXPECT_FALSE(CheckFraming(both).ok());
+
+  http::fields gzip;
+  gzip.set(http::field::transfer_encoding, "gzip, chunked");
+  EXPECT_FALSE(CheckFraming(gzip).ok());
+
+  http::fields two_codings;
+  two_codings.insert(http::field::transfer_encoding, "chunked");
+  two_codings.insert(http::field::transfer_encoding, "chunked");
+  EXPECT_FALSE(CheckFraming(two_codings).ok());
+}
+
+TEST(StripHopByHopTest, RemovesHopByHopAndConnectionNamedFields) {
+  http::fields f;
+  f.set(http::field::connection, "keep-alive, X-Secret");
+  f.set("X-Secret", "1");
+  f.set(http::field::keep_alive, "timeout=5");
+  f.set(http::field::upgrade, "websocket");
+  f.set(http::field::te, "trailers");
+  f.set("Proxy-Connection", "keep-alive");
+  f.set(http::field::transfer_encoding, "chunked");
+  f.set(http::field::content_type, "text/plain");
+  f.set("X-Keep", "yes");
+  StripHopByHop(f);
+  for (const char* gone : {"Connection", "X-Secret", "Keep-Alive", "Upgrade", "TE",
+                           "Proxy-Connection", "Transfer-Encoding"}) {
+    EXPECT_EQ(f.find(gone), f.end()) << gone;
+  }
+  EXPECT_EQ(f[http::field::content_type], "text/plain");
+  EXPECT_EQ(f["X-Keep"], "yes");
+}
+
+TEST(SetForwardedFieldsTest, AppendsToAnExistingChain) {
+  http::fields f;
+  f.set(http::field::host, "gw.example:8000");
+  f.set("X-Forwarded-For", "203.0.113.7");
+  SetForwardedFields(f, "127.0.0.1", "http");
+  EXPECT_EQ(f["X-Forwarded-For"], "203.0.113.7, 127.0.0.1");
+  EXPECT_EQ(f["X-Forwarded-Proto"], "http");
+  EXPECT_EQ(f["X-Forwarded-Host"], "gw.example:8000");
+}
+
+}  // namespace
+}  // namespace valet

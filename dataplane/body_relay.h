@@ -77,7 +77,13 @@ class BodyRelay {
     if (ec == boost::beast::http::error::need_buffer) ec = {};
     if (ec) return Finish(ec, RelaySide::kInput);
     auto& body = parser_->get().body();
-    body.size = buffer_size_ - body.size;
+    size_t got = buffer_size_ - body.size;
+    if (got == 0) {
+      // Only framing was read (a chunk header, say). An empty buffer must not reach the
+      // serializer: in chunked mode it would encode the last chunk.
+      return Step();
+    }
+    body.size = got;
     body.data = buffer_;
     body.more = !parser_->is_done();
     Write();

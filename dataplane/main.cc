@@ -83,7 +83,10 @@ int Run() {
   uint64_t version = 0;
   auto load = [&]() -> absl::Status {
     absl::StatusOr<std::vector<SourcedApp>> apps = LoadConfDir(conf_dir);
-    if (!apps.ok()) return apps.status();
+    if (!apps.ok()) {
+      (*server)->metrics().config_reloads_failed().fetch_add(1, std::memory_order_relaxed);
+      return apps.status();
+    }
     v1::ConfigSnapshot snapshot;
     snapshot.set_version(version + 1);
     for (SourcedApp& app : *apps) *snapshot.add_apps() = std::move(app.app);

@@ -94,7 +94,9 @@ TEST_F(ErrorsTest, BackendConnectionNotReusedAfterBrokenReply) {
   HttpClient client = Client();
   auto broken = client.Get("/b/1");
   // The header went out, so the client sees a cut body (an error or a short body).
-  if (broken.ok()) EXPECT_NE(broken->body, "abc");
+  if (broken.ok()) {
+    EXPECT_NE(broken->body, "abc");
+  }
   HttpClient second = Client();
   auto ok = second.Get("/b/2");
   ASSERT_TRUE(ok.ok()) << ok.status();
@@ -171,7 +173,9 @@ TEST_F(MalformedTest, OversizedHeaderIs431AndBodyIs413) {
   auto grown = chunked.Send("POST", "/shop/x", {}, "",
                             std::vector<std::string>{std::string(60000, 'c'),
                                                      std::string(60000, 'd')});
-  if (grown.ok()) EXPECT_GATEWAY_ERROR(*grown, 413, "body_too_large");
+  if (grown.ok()) {
+    EXPECT_GATEWAY_ERROR(*grown, 413, "body_too_large");
+  }
   EXPECT_EQ(backend_->request_count(), 0u);
 }
 

@@ -79,14 +79,14 @@ class DataplaneTest : public ::testing::Test {
     return admin.Get(path);
   }
 
-  // The value of a metric line that starts with `prefix` (e.g. `valet_requests_total{app="a"`),
-  // or -1.
+  // The value of the sample `series` (e.g. `valet_requests_total{app="a",class="2xx"}`), or -1.
   double Metric(const std::string& series) {
     auto res = Admin("/metrics");
     if (!res.ok()) return -1;
-    size_t pos = res->body.find(series + " ");
+    std::string text = "\n" + res->body;
+    size_t pos = text.find("\n" + series + " ");
     if (pos == std::string::npos) return -1;
-    return std::stod(res->body.substr(pos + series.size() + 1));
+    return std::strtod(text.c_str() + pos + series.size() + 2, nullptr);
   }
 
   TempDir dir_;

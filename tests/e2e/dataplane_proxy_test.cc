@@ -165,7 +165,9 @@ TEST_F(ProxyTest, KeepAliveReusesConnectionsOnBothSides) {
     auto res = client.Get("/shop/k");
     ASSERT_TRUE(res.ok()) << res.status();
     EXPECT_EQ(res->status, 200);
-    if (i > 0) EXPECT_TRUE(res->reused_connection) << i;
+    if (i > 0) {
+      EXPECT_TRUE(res->reused_connection) << i;
+    }
   }
   EXPECT_EQ(client.connections_opened(), 1);
   // Sequential requests reuse pooled backend connections: at most one per worker.

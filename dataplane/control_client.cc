@@ -56,6 +56,8 @@ std::shared_ptr<grpc::Channel> ControlClient::ChannelFor(const std::string& targ
     // Notice a control plane that vanished without closing the connection.
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    // A snapshot carries every app: it may exceed gRPC's 4 MiB default.
+    args.SetMaxReceiveMessageSize(-1);
     // Our own backoff paces reconnects; keep gRPC's short so a returning server is found soon.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
                 static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));

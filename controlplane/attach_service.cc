@@ -95,6 +95,9 @@ class AttachService::Reactor final
     token_ = service_->registry_->Connected(id_, hello.address(), peer_, hello.version());
     VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") attached at version "
                     << hello.version();
+    // Tells the data plane it is attached even when it has nothing to receive. Started before
+    // hello_ is set, so no write (from OnChange) can race with it.
+    StartSendInitialMetadata();
     {
       absl::MutexLock lock(&mu_);
       hello_ = true;
@@ -151,6 +154,8 @@ AttachService::~AttachService() { store_->Unsubscribe(listener_id_); }
 
 grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachService::Attach(
     grpc::CallbackServerContext* context) {
+  // Tells the data plane's client that a control plane answered (see dataplane/control_client.cc).
+  context->AddInitialMetadata("valet-attached", "1");
   return new Reactor(this, context->peer());
 }
 

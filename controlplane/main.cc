@@ -1,11 +1,7 @@
 // valet-controlplane: owns the app configs (the conf dir), pushes snapshots to attached data
 // planes, serves the gRPC control API and the REST admin.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -18,12 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/conf_dir.h"
 #include "common/logging.h"
-#include "controlplane/app_store.h"
-#include "controlplane/attach_service.h"
-#include "controlplane/control_api.h"
-#include "controlplane/control_service.h"
-#include "controlplane/dataplane_registry.h"
-#include "controlplane/rest_admin.h"
+#include "controlplane/server.h"
 
 ABSL_FLAG(std::string, conf_dir, "", "Directory of app configs (NAME.json), the source of truth.");
 ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9090", "HOST:PORT of the gRPC control API.");
@@ -48,50 +39,25 @@ int Run() {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<AppStore>> store = AppStore::Open(conf_dir);
-  if (!store.ok()) {
-    VALET_LOG(ERROR) << "cannot load " << conf_dir << ":\n" << store.status().message();
+  ControlPlaneOptions options;
+  options.conf_dir = conf_dir;
+  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  absl::StatusOr<std::unique_ptr<ControlPlaneServer>> server = ControlPlaneServer::Start(options);
+  if (!server.ok()) {
+    VALET_LOG(ERROR) << "cannot start:\n" << server.status().message();
     return 1;
   }
-  DataplaneRegistry registry;
-  ControlApi api(store->get(), &registry);
-  AttachService attach(store->get(), &registry);
-  ControlService control(&api);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int grpc_port = 0;
-  const std::string grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  builder.AddListeningPort(grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
-  builder.RegisterService(&attach);
-  builder.RegisterService(&control);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || grpc_port == 0) {
-    VALET_LOG(ERROR) << "cannot listen on --grpc-listen " << grpc_listen;
-    return 1;
-  }
-  std::string grpc_host = grpc_listen.substr(0, grpc_listen.rfind(':'));
-  std::string grpc_bound = absl::StrCat(grpc_host, ":", grpc_port);
-
-  absl::StatusOr<std::unique_ptr<RestAdmin>> admin =
-      RestAdmin::Start(&api, absl::GetFlag(FLAGS_http_listen));
-  if (!admin.ok()) {
-    VALET_LOG(ERROR) << admin.status().message();
-    server->Shutdown();
-    return 1;
-  }
-  VALET_LOG(INFO) << "gRPC control API on " << grpc_bound << ", REST admin on "
-                  << (*admin)->bound_address() << ", version " << (*store)->version();
+  VALET_LOG(INFO) << "gRPC control API on " << (*server)->grpc_address() << ", REST admin on "
+                  << (*server)->http_address() << ", version " << (*server)->store()->version();
 
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     absl::Status s = WriteFileAtomically(
-        port_file, absl::StrCat("grpc ", grpc_bound, "\nhttp ", (*admin)->bound_address(), "\n"));
+        port_file, absl::StrCat("grpc ", (*server)->grpc_address(), "\nhttp ",
+                                (*server)->http_address(), "\n"));
     if (!s.ok()) {
       VALET_LOG(ERROR) << "cannot write --port-file: " << s.message();
-      (*admin)->Stop();
-      server->Shutdown();
       return 1;
     }
   }
@@ -99,10 +65,8 @@ int Run() {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   VALET_LOG(INFO) << "signal " << signal << ": shutting down";
-  (*admin)->Stop();
-  // Streams (attach, watch) are cancelled when the deadline passes.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  server->Wait();
+  // Streams (attach, watch) are cancelled when the grace period ends.
+  (*server)->Shutdown(absl::Seconds(2));
   return 0;
 }
 

@@ -1,5 +1,9 @@
 #include "common/flag_args.h"
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/conf_dir.h"
 
@@ -69,6 +73,18 @@ absl::StatusOr<std::vector<std::string>> NormalizeFlagArgs(int argc, char** argv
     if (!s.ok()) return s;
   }
   return out;
+}
+
+void ParseFlags(int argc, char** argv) {
+  absl::StatusOr<std::vector<std::string>> args = NormalizeFlagArgs(argc, argv);
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "valet",
+                 std::string(args.status().message()).c_str());
+    std::exit(2);
+  }
+  // Abseil keeps pointers into argv for positional arguments: the holder lives for the process.
+  static ArgvHolder* holder = new ArgvHolder(std::move(*args));
+  absl::ParseCommandLine(holder->argc(), holder->argv());
 }
 
 }  // namespace valet

@@ -32,6 +32,10 @@ class ArgvHolder {
   std::vector<char*> ptrs_;
 };
 
+// NormalizeFlagArgs, then absl::ParseCommandLine. On an unreadable flag file prints the error
+// and exits 2 (a usage error); Abseil itself exits on an unknown flag.
+void ParseFlags(int argc, char** argv);
+
 }  // namespace valet
 
 #endif  // VALET_COMMON_FLAG_ARGS_H_

@@ -1,20 +1,24 @@
 // valet-dataplane: the proxy. Serves apps from a conf dir (standalone) or from snapshots pushed
 // by a control plane. See docs/dataplane.md.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "common/conf_dir.h"
 #include "common/flag_args.h"
 #include "common/logging.h"
+#include "dataplane/control_client.h"
 #include "dataplane/server.h"
+#include "dataplane/snapshot_cache.h"
 
 namespace {
 
@@ -27,6 +31,14 @@ std::string EnvOr(const char* name, const char* fallback) {
 
 ABSL_FLAG(std::string, conf_dir, "",
           "Serve the app configs of this directory (*.json); SIGHUP reloads it.");
+ABSL_FLAG(std::string, control_plane, "",
+          "Take snapshots from these control planes instead (HOST:PORT[,HOST:PORT]: a pair fails "
+          "over). Env: VALET_CONTROL_PLANE.");
+ABSL_FLAG(std::string, id, "",
+          "Name of this data plane on the control plane (default: HOSTNAME:LISTEN-PORT).");
+ABSL_FLAG(std::string, cache_dir, "",
+          "With --control-plane: keep the last good snapshot here and serve it at start when no "
+          "control plane answers.");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
@@ -68,8 +80,11 @@ int Run() {
   options.eject_duration = std::chrono::milliseconds(absl::GetFlag(FLAGS_eject_ms));
 
   const std::string conf_dir = absl::GetFlag(FLAGS_conf_dir);
-  if (conf_dir.empty()) {
-    VALET_LOG(ERROR) << "no config source: give --conf-dir DIR";
+  std::string control_plane = absl::GetFlag(FLAGS_control_plane);
+  if (control_plane.empty()) control_plane = EnvOr("VALET_CONTROL_PLANE", "");
+  if (conf_dir.empty() == control_plane.empty()) {
+    VALET_LOG(ERROR) << "give exactly one config source: --conf-dir DIR or --control-plane "
+                        "HOST:PORT";
     return 2;
   }
 
@@ -78,33 +93,66 @@ int Run() {
     VALET_LOG(ERROR) << server.status().message();
     return 1;
   }
+  SnapshotStore& snapshots = (*server)->snapshots();
+  auto listen = (*server)->listen_endpoint();
+  auto admin = (*server)->admin_endpoint();
+  std::string listen_text = absl::StrCat(listen.address().to_string(), ":", listen.port());
+  std::string admin_text = absl::StrCat(admin.address().to_string(), ":", admin.port());
 
   // Standalone: the conf dir is the config source; each good load is a new version.
-  uint64_t version = 0;
-  auto load = [&]() -> absl::Status {
+  auto load_conf_dir = [&]() -> absl::Status {
     absl::StatusOr<std::vector<SourcedApp>> apps = LoadConfDir(conf_dir);
     if (!apps.ok()) {
       (*server)->metrics().config_reloads_failed().fetch_add(1, std::memory_order_relaxed);
       return apps.status();
     }
     v1::ConfigSnapshot snapshot;
-    snapshot.set_version(version + 1);
+    snapshot.set_version(snapshots.version() + 1);
     for (SourcedApp& app : *apps) *snapshot.add_apps() = std::move(app.app);
-    absl::Status installed = (*server)->snapshots().Install(snapshot);
-    if (installed.ok()) ++version;
-    return installed;
+    return snapshots.Install(snapshot);
   };
-  if (absl::Status s = load(); !s.ok()) {
-    VALET_LOG(ERROR) << "refusing to start: the conf dir " << conf_dir << " is invalid:\n"
-                     << s.message();
-    return 1;
+
+  std::unique_ptr<ControlClient> control;
+  if (!conf_dir.empty()) {
+    if (absl::Status s = load_conf_dir(); !s.ok()) {
+      VALET_LOG(ERROR) << "refusing to start: the conf dir " << conf_dir << " is invalid:\n"
+                       << s.message();
+      return 1;
+    }
+  } else {
+    ControlClientOptions client_options;
+    for (absl::string_view target : absl::StrSplit(control_plane, ',', absl::SkipEmpty())) {
+      client_options.targets.emplace_back(target);
+    }
+    client_options.id = absl::GetFlag(FLAGS_id);
+    if (client_options.id.empty()) {
+      char host[256] = {};
+      ::gethostname(host, sizeof(host) - 1);
+      client_options.id = absl::StrCat(host, ":", listen.port());
+    }
+    client_options.address = listen_text;
+    client_options.cache_dir = absl::GetFlag(FLAGS_cache_dir);
+    if (!client_options.cache_dir.empty()) {
+      // Serve the last good snapshot at once; the control plane replaces it when it answers.
+      absl::StatusOr<v1::ConfigSnapshot> cached = LoadSnapshotCache(client_options.cache_dir);
+      if (cached.ok()) {
+        absl::Status s = snapshots.Install(*cached);
+        if (s.ok()) {
+          VALET_LOG(INFO) << "serving cached snapshot version " << cached->version();
+        } else {
+          VALET_LOG(WARNING) << "cached snapshot refused: " << s.message();
+        }
+      } else if (!absl::IsNotFound(cached.status())) {
+        VALET_LOG(WARNING) << "snapshot cache unreadable: " << cached.status().message();
+      }
+    }
+    control = ControlClient::Create(
+        client_options, [&snapshots](const v1::ConfigSnapshot& s) { return snapshots.Install(s); },
+        [&snapshots] { return snapshots.version(); });
   }
 
   (*server)->Start();
-  auto listen = (*server)->listen_endpoint();
-  auto admin = (*server)->admin_endpoint();
-  std::string listen_text = absl::StrCat(listen.address().to_string(), ":", listen.port());
-  std::string admin_text = absl::StrCat(admin.address().to_string(), ":", admin.port());
+  if (control) control->Start();
   VALET_LOG(INFO) << "listening on " << listen_text << " (admin " << admin_text << ", "
                   << options.workers << " workers)";
   if (std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
@@ -119,11 +167,13 @@ int Run() {
       [&](boost::system::error_code ec, int signo) {
         if (ec) return;
         if (signo == SIGHUP) {
-          absl::Status s = load();
-          if (s.ok()) {
+          if (conf_dir.empty()) {
+            VALET_LOG(INFO) << "SIGHUP ignored: configs come from the control plane";
+          } else if (absl::Status s = load_conf_dir(); s.ok()) {
             VALET_LOG(INFO) << "reloaded " << conf_dir;
           } else {
-            VALET_LOG(ERROR) << "reload refused, still serving version " << version << ":\n"
+            VALET_LOG(ERROR) << "reload refused, still serving version " << snapshots.version()
+                             << ":\n"
                              << s.message();
           }
           signals.async_wait(on_signal);
@@ -135,6 +185,7 @@ int Run() {
   signals.async_wait(on_signal);
   signals_io.run();
 
+  if (control) control->Stop();
   bool clean = (*server)->Drain(std::chrono::milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms)));
   VALET_LOG(INFO) << (clean ? "drained; bye" : "drain deadline passed; bye");
   return 0;
@@ -145,15 +196,9 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "valet-dataplane --conf-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] "
-      "[--workers N]");
-  absl::StatusOr<std::vector<std::string>> args = valet::NormalizeFlagArgs(argc, argv);
-  if (!args.ok()) {
-    std::fprintf(stderr, "valet-dataplane: %s\n", std::string(args.status().message()).c_str());
-    return 2;
-  }
-  valet::ArgvHolder holder(std::move(*args));
-  absl::ParseCommandLine(holder.argc(), holder.argv());
+      "valet-dataplane (--conf-dir DIR | --control-plane HOST:PORT [--cache-dir DIR]) "
+      "[--listen HOST:PORT] [--admin-listen HOST:PORT] [--workers N]");
+  valet::ParseFlags(argc, argv);
   valet::SetLogProgramName("dataplane");
   if (absl::GetFlag(FLAGS_verbose)) valet::SetMinLogSeverity(valet::LogSeverity::kDebug);
   std::signal(SIGPIPE, SIG_IGN);

@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/conf_dir.h"
+#include "common/flag_args.h"
 #include "common/logging.h"
 #include "common/string_view.h"
 
@@ -198,17 +198,7 @@ class Loop {
 };
 
 int Main(int argc, char** argv) {
-  // Flags are spelled with dashes (--port-file); Abseil names them with underscores.
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
-    if (args[i].rfind("--", 0) != 0) continue;
-    for (size_t j = 2; j < args[i].size() && args[i][j] != '='; ++j) {
-      if (args[i][j] == '-') args[i][j] = '_';
-    }
-  }
-  std::vector<char*> argv2;
-  for (std::string& a : args) argv2.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(argv2.size()), argv2.data());
+  valet::ParseFlags(argc, argv);  // Accepts --conf-dir as well as --conf_dir.
   SetLogProgramName("echo-backend");
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const int threads = std::clamp(absl::GetFlag(FLAGS_threads), 1, 256);

@@ -1,0 +1,127 @@
+// The control plane's app configs: the conf dir is the source of truth, this is its in-memory view.
+//
+// AppStore loads every app of the conf dir at start (Open refuses with every error listed), and
+// then owns every change: Apply (create or replace several apps, all or none), Delete and Reload
+// (re-read the dir). Each change validates the whole resulting set first; a refused change returns
+// INVALID_ARGUMENT (one "SOURCE: json.path: reason" per line) and changes nothing, neither disk nor
+// version. An accepted change is written to disk atomically before it is acknowledged and carries the
+// next version (current + 1). An app keeps the file it was loaded from: an app loaded from foo.json
+// whose name is "bar" is rewritten in foo.json; a new app goes to NAME.json.
+//
+// Version: kept in DIR/.valet-version (written atomically, ignored by LoadConfDir). Open starts at
+// the stored version + 1 (1 for a dir without the file), so a restart never reuses a version that
+// may already have been served, and data planes always re-sync after a control plane restart. The
+// new version is persisted before the app files of a change are written.
+//
+// Threading: every method is thread-safe. Changes are serialised by one mutex; none is lost.
+// Listeners are called once per new version, in version order, while that mutex is held: they must
+// not block and must not call Apply/Delete/Reload/Subscribe (snapshot() and version() are fine).
+// Subscribe/Unsubscribe never wait for a disk write.
+#ifndef VALET_CONTROLPLANE_APP_STORE_H_
+#define VALET_CONTROLPLANE_APP_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/app_config_validation.h"
+#include "valet/v1/config.pb.h"
+
+namespace valet {
+
+// One accepted change, as published to listeners.
+struct StoreChange {
+  uint64_t version = 0;
+  std::vector<std::string> changed_apps;  // Created or replaced, sorted.
+  std::vector<std::string> deleted_apps;  // Sorted.
+  std::shared_ptr<const v1::ConfigSnapshot> snapshot;  // The complete new set.
+};
+
+struct ChangeOptions {
+  bool dry_run = false;           // Validate (and check expected_version) only.
+  uint64_t expected_version = 0;  // Non-zero: FAILED_PRECONDITION unless it is the current version.
+};
+
+class AppStore {
+ public:
+  using Listener = std::function<void(const StoreChange&)>;
+
+  // Loads `conf_dir`. InvalidArgument listing every error if any file is invalid.
+  static absl::StatusOr<std::unique_ptr<AppStore>> Open(const std::string& conf_dir);
+
+  AppStore(const AppStore&) = delete;
+  AppStore& operator=(const AppStore&) = delete;
+
+  const std::string& conf_dir() const { return conf_dir_; }
+
+  // The current version and complete set (apps sorted by name). Never null.
+  std::shared_ptr<const v1::ConfigSnapshot> snapshot() const;
+  uint64_t version() const;  // == snapshot()->version()
+
+  // NOT_FOUND if no app has this name.
+  absl::StatusOr<v1::AppConfig> Get(const std::string& name) const;
+
+  // Creates or replaces each app (matched by name). Returns the new version (the current one on
+  // dry_run). `source` of each app names it in errors ("apps[0]", "request").
+  absl::StatusOr<uint64_t> Apply(const std::vector<SourcedApp>& apps, const ChangeOptions& options);
+
+  // Deletes one app and its file. NOT_FOUND if unknown.
+  absl::StatusOr<uint64_t> Delete(const std::string& name, const ChangeOptions& options);
+
+  // Re-reads the conf dir. A new version only if the set differs from the current one.
+  absl::StatusOr<uint64_t> Reload();
+
+  // The errors Apply(apps) would report, without applying (one string per line of the status).
+  absl::Status Validate(const std::vector<SourcedApp>& apps) const;
+
+  // Registers a listener for every future change. Returns an id for Unsubscribe.
+  int Subscribe(Listener listener);
+  void Unsubscribe(int id);
+
+ private:
+  struct Entry {
+    v1::AppConfig app;
+    std::string path;  // The file it lives in.
+  };
+  using Entries = std::map<std::string, Entry>;  // By app name.
+
+  AppStore(std::string conf_dir, Entries entries, uint64_t version);
+
+  absl::Status CheckExpected(const ChangeOptions& options) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ValidateLocked(const std::vector<SourcedApp>& apps) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists version_ + 1, then (if write_files) writes the changed apps' files and removes the
+  // deleted ones; on success installs `next` as the current set and publishes the change.
+  absl::StatusOr<uint64_t> CommitLocked(Entries next, std::vector<std::string> changed,
+                                        std::vector<std::string> deleted, bool write_files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string conf_dir_;
+
+  mutable absl::Mutex mu_;  // Serialises changes; held while listeners run.
+  Entries entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t version_ ABSL_GUARDED_BY(mu_);
+
+  // Held while listeners run (inside mu_), so Unsubscribe returns only once no call is running.
+  mutable absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::map<int, Listener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  int next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
+
+  // Readers of the current snapshot never wait for a change in progress (disk writes).
+  mutable absl::Mutex snapshot_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::shared_ptr<const v1::ConfigSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+};
+
+// The name of the version file inside the conf dir.
+inline constexpr char kVersionFileName[] = ".valet-version";
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_APP_STORE_H_

@@ -1,0 +1,52 @@
+// AttachService: the long-lived stream on which each data plane attaches (like xDS's ADS).
+//
+// Per stream: the first message must be a Hello; the data plane is recorded in the registry and,
+// if the version it serves differs from the current one, gets the current snapshot. Each new
+// version of the AppStore is pushed to every attached data plane. One write is in flight per
+// stream and it always carries the latest snapshot: versions that arrive while a write is in flight
+// are coalesced, only the newest is sent next. ACKs and NACKs go to the registry.
+//
+// Threading: gRPC callback API; reactions never block (they take short locks only). A reactor
+// deletes itself in OnDone. Lifetime: `store` and `registry` outlive the service; the service
+// outlives the grpc::Server it is registered with (shut the server down, then destroy this).
+#ifndef VALET_CONTROLPLANE_ATTACH_SERVICE_H_
+#define VALET_CONTROLPLANE_ATTACH_SERVICE_H_
+
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "controlplane/app_store.h"
+#include "controlplane/dataplane_registry.h"
+#include "valet/v1/attach.grpc.pb.h"
+
+namespace valet {
+
+class AttachService final : public v1::AttachService::CallbackService {
+ public:
+  AttachService(AppStore* store, DataplaneRegistry* registry);
+  ~AttachService() override;
+  AttachService(const AttachService&) = delete;
+  AttachService& operator=(const AttachService&) = delete;
+
+  grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* Attach(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  class Reactor;
+
+  void OnChange(const StoreChange& change);
+  void Add(Reactor* reactor);
+  void Remove(Reactor* reactor);
+
+  AppStore* const store_;
+  DataplaneRegistry* const registry_;
+  int listener_id_ = 0;
+
+  absl::Mutex mu_;  // Acquired before each reactor's own mutex.
+  std::set<Reactor*> reactors_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_ATTACH_SERVICE_H_

@@ -1,0 +1,114 @@
+#include "controlplane/control_api.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+
+namespace valet {
+namespace {
+
+std::vector<SourcedApp> Sourced(const google::protobuf::RepeatedPtrField<v1::AppConfig>& apps,
+                                const std::string& source) {
+  std::vector<SourcedApp> out;
+  out.reserve(apps.size());
+  for (int i = 0; i < apps.size(); ++i) {
+    std::string name = apps.size() == 1 && source != "apps" ? source : absl::StrCat(source, "[", i, "]");
+    out.push_back({apps[i], std::move(name)});
+  }
+  return out;
+}
+
+}  // namespace
+
+v1::ListAppsResponse ControlApi::ListApps() const {
+  std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
+  v1::ListAppsResponse response;
+  response.set_version(snap->version());
+  *response.mutable_apps() = snap->apps();
+  return response;
+}
+
+absl::StatusOr<v1::GetAppResponse> ControlApi::GetApp(const v1::GetAppRequest& request) const {
+  std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
+  for (const v1::AppConfig& app : snap->apps()) {
+    if (app.name() == request.name()) {
+      v1::GetAppResponse response;
+      response.set_version(snap->version());
+      *response.mutable_app() = app;
+      return response;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no app named \"", request.name(), "\""));
+}
+
+absl::StatusOr<v1::ApplyAppsResponse> ControlApi::ApplyApps(const v1::ApplyAppsRequest& request,
+                                                            const std::string& source) {
+  ChangeOptions options{request.dry_run(), request.expected_version()};
+  ASSIGN_OR_RETURN(uint64_t version, store_->Apply(Sourced(request.apps(), source), options));
+  v1::ApplyAppsResponse response;
+  response.set_version(version);
+  return response;
+}
+
+absl::StatusOr<v1::DeleteAppResponse> ControlApi::DeleteApp(const v1::DeleteAppRequest& request,
+                                                            bool dry_run) {
+  ChangeOptions options{dry_run, request.expected_version()};
+  ASSIGN_OR_RETURN(uint64_t version, store_->Delete(request.name(), options));
+  v1::DeleteAppResponse response;
+  response.set_version(version);
+  return response;
+}
+
+absl::StatusOr<v1::ReloadResponse> ControlApi::Reload() {
+  ASSIGN_OR_RETURN(uint64_t version, store_->Reload());
+  v1::ReloadResponse response;
+  response.set_version(version);
+  return response;
+}
+
+v1::ValidateResponse ControlApi::Validate(const v1::ValidateRequest& request) const {
+  v1::ValidateResponse response;
+  absl::Status status = store_->Validate(Sourced(request.apps(), "apps"));
+  if (!status.ok()) {
+    for (absl::string_view line : absl::StrSplit(status.message(), '\n', absl::SkipEmpty())) {
+      response.add_errors(std::string(line));
+    }
+  }
+  return response;
+}
+
+v1::GetVersionResponse ControlApi::GetVersion() const {
+  v1::GetVersionResponse response;
+  response.set_version(store_->version());
+  return response;
+}
+
+v1::ListDataPlanesResponse ControlApi::ListDataPlanes() const {
+  v1::ListDataPlanesResponse response;
+  response.set_version(store_->version());
+  for (v1::DataPlaneStatus& s : registry_->List()) *response.add_dataplanes() = std::move(s);
+  return response;
+}
+
+void ControlApi::WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done) {
+  uint64_t current = store_->version();
+  uint64_t version = request.version() == 0 ? current : request.version();
+  if (version > current) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("version ", version, " does not exist yet (current is ", current, ")")));
+    return;
+  }
+  absl::Duration timeout =
+      request.timeout_ms() == 0 ? kDefaultWaitTimeout : absl::Milliseconds(request.timeout_ms());
+  timeout = std::min(timeout, kMaxWaitTimeout);
+  registry_->WaitForVersion(version, absl::Now() + timeout,
+                            [done = std::move(done)](v1::WaitForVersionResponse response) {
+                              done(std::move(response));
+                            });
+}
+
+}  // namespace valet

@@ -1,0 +1,55 @@
+// The logic of the control API, once, for both front ends: the gRPC ControlService and the REST
+// admin map their requests onto these calls and their absl::Status onto their own error forms.
+//
+// Errors: INVALID_ARGUMENT (one "SOURCE: json.path: reason" per line) for a refused change,
+// FAILED_PRECONDITION for a stale expected_version, NOT_FOUND for an unknown app.
+// Threading: thread-safe; calls block only on the AppStore's disk writes.
+// Lifetime: `store` and `registry` outlive this object.
+#ifndef VALET_CONTROLPLANE_CONTROL_API_H_
+#define VALET_CONTROLPLANE_CONTROL_API_H_
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controlplane/app_store.h"
+#include "controlplane/dataplane_registry.h"
+#include "valet/v1/control.pb.h"
+
+namespace valet {
+
+inline constexpr absl::Duration kDefaultWaitTimeout = absl::Seconds(30);
+inline constexpr absl::Duration kMaxWaitTimeout = absl::Minutes(10);
+
+class ControlApi {
+ public:
+  ControlApi(AppStore* store, DataplaneRegistry* registry) : store_(store), registry_(registry) {}
+
+  AppStore* store() const { return store_; }
+  DataplaneRegistry* registry() const { return registry_; }
+
+  v1::ListAppsResponse ListApps() const;
+  absl::StatusOr<v1::GetAppResponse> GetApp(const v1::GetAppRequest& request) const;
+  // `source` names the request's apps in errors: "SOURCE[I]" for each app, or SOURCE alone when
+  // there is one app and `source` is not "apps".
+  absl::StatusOr<v1::ApplyAppsResponse> ApplyApps(const v1::ApplyAppsRequest& request,
+                                                  const std::string& source = "apps");
+  absl::StatusOr<v1::DeleteAppResponse> DeleteApp(const v1::DeleteAppRequest& request,
+                                                  bool dry_run = false);
+  absl::StatusOr<v1::ReloadResponse> Reload();
+  v1::ValidateResponse Validate(const v1::ValidateRequest& request) const;
+  v1::GetVersionResponse GetVersion() const;
+  v1::ListDataPlanesResponse ListDataPlanes() const;
+
+  // Answers through `done` (maybe before returning); an error only for a bad request.
+  using WaitDone = std::function<void(absl::StatusOr<v1::WaitForVersionResponse>)>;
+  void WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done);
+
+ private:
+  AppStore* const store_;
+  DataplaneRegistry* const registry_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_CONTROL_API_H_

@@ -1,0 +1,203 @@
+#include "controlplane/control_service.h"
+
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace valet {
+namespace {
+
+// Finishes a unary call with `result`'s value in *response, or its error.
+template <typename T>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, absl::StatusOr<T> result,
+                                 T* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) {
+    *response = std::move(*result);
+    reactor->Finish(grpc::Status::OK);
+  } else {
+    reactor->Finish(ToGrpcStatus(result.status()));
+  }
+  return reactor;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::VersionEvent> {
+ public:
+  explicit WatchReactor(AppStore* store) : store_(store) {
+    // Subscribe first, then read the version: nothing falls between the two.
+    listener_id_ = store_->Subscribe([this](const StoreChange& change) { Push(change); });
+    uint64_t current = store_->version();
+    bool write;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!queue_.empty() && queue_.front().version() <= current) queue_.pop_front();
+      v1::VersionEvent first;
+      first.set_version(current);
+      queue_.push_front(std::move(first));
+      started_ = true;
+      write = WriteNextLocked();
+    }
+    if (write) StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false, finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) done_ = true;
+      write = WriteNextLocked();
+      if (!write) finish = MaybeFinishLocked();
+    }
+    if (write) StartWrite(&out_);
+    if (finish) Finish(finish_status_);
+  }
+
+  void OnCancel() override {
+    bool finish;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      finish = MaybeFinishLocked();
+    }
+    if (finish) Finish(finish_status_);
+  }
+
+  void OnDone() override {
+    store_->Unsubscribe(listener_id_);  // No Push runs or follows once this returns.
+    delete this;
+  }
+
+ private:
+  void Push(const StoreChange& change) {
+    bool write = false, finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_) return;
+      if (queue_.size() >= kMaxQueuedEvents) {
+        queue_.clear();
+        done_ = true;
+        finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                      "watcher fell too far behind");
+        finish = MaybeFinishLocked();
+      } else {
+        v1::VersionEvent event;
+        event.set_version(change.version);
+        for (const std::string& n : change.changed_apps) event.add_changed_apps(n);
+        for (const std::string& n : change.deleted_apps) event.add_deleted_apps(n);
+        queue_.push_back(std::move(event));
+        write = WriteNextLocked();
+      }
+    }
+    if (write) StartWrite(&out_);
+    // Finish on the publisher's thread is fine: it only queues the op.
+    if (finish) Finish(finish_status_);
+  }
+
+  // Moves the next event into out_ if no write is in flight; true if the caller must StartWrite.
+  bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!started_ || writing_ || done_ || queue_.empty()) return false;
+    out_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    return true;
+  }
+
+  bool MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_ || !done_) return false;
+    finished_ = true;
+    return true;
+  }
+
+  AppStore* const store_;
+  int listener_id_ = 0;
+  absl::Mutex mu_;
+  std::deque<v1::VersionEvent> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // The first event is queued.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ = grpc::Status::OK;  // Set before finished_, read after.
+  v1::VersionEvent out_;
+};
+
+grpc::ServerUnaryReactor* ControlService::ListApps(grpc::CallbackServerContext* context,
+                                                   const v1::ListAppsRequest*,
+                                                   v1::ListAppsResponse* response) {
+  return Answer<v1::ListAppsResponse>(context, api_->ListApps(), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::GetApp(grpc::CallbackServerContext* context,
+                                                 const v1::GetAppRequest* request,
+                                                 v1::GetAppResponse* response) {
+  return Answer(context, api_->GetApp(*request), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::ApplyApps(grpc::CallbackServerContext* context,
+                                                    const v1::ApplyAppsRequest* request,
+                                                    v1::ApplyAppsResponse* response) {
+  return Answer(context, api_->ApplyApps(*request), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::DeleteApp(grpc::CallbackServerContext* context,
+                                                    const v1::DeleteAppRequest* request,
+                                                    v1::DeleteAppResponse* response) {
+  return Answer(context, api_->DeleteApp(*request), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::Reload(grpc::CallbackServerContext* context,
+                                                 const v1::ReloadRequest*,
+                                                 v1::ReloadResponse* response) {
+  return Answer(context, api_->Reload(), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::Validate(grpc::CallbackServerContext* context,
+                                                   const v1::ValidateRequest* request,
+                                                   v1::ValidateResponse* response) {
+  return Answer<v1::ValidateResponse>(context, api_->Validate(*request), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::GetVersion(grpc::CallbackServerContext* context,
+                                                     const v1::GetVersionRequest*,
+                                                     v1::GetVersionResponse* response) {
+  return Answer<v1::GetVersionResponse>(context, api_->GetVersion(), response);
+}
+
+grpc::ServerUnaryReactor* ControlService::ListDataPlanes(grpc::CallbackServerContext* context,
+                                                         const v1::ListDataPlanesRequest*,
+                                                         v1::ListDataPlanesResponse* response) {
+  return Answer<v1::ListDataPlanesResponse>(context, api_->ListDataPlanes(), response);
+}
+
+grpc::ServerWriteReactor<v1::VersionEvent>* ControlService::WatchVersions(
+    grpc::CallbackServerContext*, const v1::WatchVersionsRequest*) {
+  return new WatchReactor(api_->store());
+}
+
+grpc::ServerUnaryReactor* ControlService::WaitForVersion(grpc::CallbackServerContext* context,
+                                                         const v1::WaitForVersionRequest* request,
+                                                         v1::WaitForVersionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  api_->WaitForVersion(
+      *request, [reactor, response](absl::StatusOr<v1::WaitForVersionResponse> result) {
+        if (result.ok()) {
+          *response = std::move(*result);
+          reactor->Finish(grpc::Status::OK);
+        } else {
+          reactor->Finish(ToGrpcStatus(result.status()));
+        }
+      });
+  return reactor;
+}
+
+}  // namespace valet

@@ -1,0 +1,65 @@
+// ControlService: the gRPC control API (valetctl, automation), a thin mapping onto ControlApi.
+//
+// Callback API throughout: unary calls answer in the handler (ApplyApps and friends wait for the
+// conf-dir write, a few milliseconds), WaitForVersion answers when the registry says so without
+// holding a thread, WatchVersions is a ServerWriteReactor fed by the AppStore (first event: the
+// current version; then one per new version; the queue is bounded, a client that falls more than
+// kMaxQueuedEvents behind is ended with RESOURCE_EXHAUSTED).
+// Lifetime: `api` outlives the service; the service outlives its grpc::Server.
+#ifndef VALET_CONTROLPLANE_CONTROL_SERVICE_H_
+#define VALET_CONTROLPLANE_CONTROL_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "controlplane/control_api.h"
+#include "grpcpp/support/status.h"
+#include "valet/v1/control.grpc.pb.h"
+
+namespace valet {
+
+// absl::Status -> grpc::Status, same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class ControlService final : public v1::ControlService::CallbackService {
+ public:
+  static constexpr size_t kMaxQueuedEvents = 10000;
+
+  explicit ControlService(ControlApi* api) : api_(api) {}
+
+  grpc::ServerUnaryReactor* ListApps(grpc::CallbackServerContext* context,
+                                     const v1::ListAppsRequest* request,
+                                     v1::ListAppsResponse* response) override;
+  grpc::ServerUnaryReactor* GetApp(grpc::CallbackServerContext* context,
+                                   const v1::GetAppRequest* request,
+                                   v1::GetAppResponse* response) override;
+  grpc::ServerUnaryReactor* ApplyApps(grpc::CallbackServerContext* context,
+                                      const v1::ApplyAppsRequest* request,
+                                      v1::ApplyAppsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteApp(grpc::CallbackServerContext* context,
+                                      const v1::DeleteAppRequest* request,
+                                      v1::DeleteAppResponse* response) override;
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
+                                   const v1::ReloadRequest* request,
+                                   v1::ReloadResponse* response) override;
+  grpc::ServerUnaryReactor* Validate(grpc::CallbackServerContext* context,
+                                     const v1::ValidateRequest* request,
+                                     v1::ValidateResponse* response) override;
+  grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* context,
+                                       const v1::GetVersionRequest* request,
+                                       v1::GetVersionResponse* response) override;
+  grpc::ServerUnaryReactor* ListDataPlanes(grpc::CallbackServerContext* context,
+                                           const v1::ListDataPlanesRequest* request,
+                                           v1::ListDataPlanesResponse* response) override;
+  grpc::ServerWriteReactor<v1::VersionEvent>* WatchVersions(
+      grpc::CallbackServerContext* context, const v1::WatchVersionsRequest* request) override;
+  grpc::ServerUnaryReactor* WaitForVersion(grpc::CallbackServerContext* context,
+                                           const v1::WaitForVersionRequest* request,
+                                           v1::WaitForVersionResponse* response) override;
+
+ private:
+  class WatchReactor;
+  ControlApi* const api_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_CONTROL_SERVICE_H_

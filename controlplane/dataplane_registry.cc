@@ -1,0 +1,183 @@
+#include "controlplane/dataplane_registry.h"
+
+#include <utility>
+
+namespace valet {
+namespace {
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+}  // namespace
+
+DataplaneRegistry::DataplaneRegistry(absl::Duration keep_disconnected)
+    : keep_disconnected_(keep_disconnected), timer_([this] { TimerLoop(); }) {}
+
+DataplaneRegistry::~DataplaneRegistry() {
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    timer_cv_.SignalAll();
+    ready = CollectLocked(absl::InfiniteFuture());
+  }
+  timer_.join();
+  Run(std::move(ready));
+}
+
+uint64_t DataplaneRegistry::Connected(const std::string& id, const std::string& address,
+                                      const std::string& peer, uint64_t version) {
+  std::vector<Ready> ready;
+  uint64_t token;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Time now = absl::Now();
+    PruneLocked(now);
+    Entry& e = entries_[id];
+    token = next_token_++;
+    e.token = token;
+    e.status.set_id(id);
+    e.status.set_address(address);
+    e.status.set_peer(peer);
+    SetTimestamp(now, e.status.mutable_connected_since());
+    e.status.set_version(version);
+    e.status.set_connected(true);
+    ready = CollectLocked(now);
+  }
+  Run(std::move(ready));
+  return token;
+}
+
+void DataplaneRegistry::Acked(uint64_t token, uint64_t version) {
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry* e = FindLocked(token);
+    if (e == nullptr) return;
+    e->status.set_version(version);
+    ready = CollectLocked(absl::Now());
+  }
+  Run(std::move(ready));
+}
+
+void DataplaneRegistry::Nacked(uint64_t token, uint64_t version, const std::string& reason) {
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry* e = FindLocked(token);
+    if (e == nullptr) return;
+    e->status.set_last_nack_version(version);
+    e->status.set_last_nack_reason(reason);
+    ready = CollectLocked(absl::Now());
+  }
+  Run(std::move(ready));
+}
+
+void DataplaneRegistry::Disconnected(uint64_t token) {
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry* e = FindLocked(token);
+    if (e == nullptr) return;
+    e->status.set_connected(false);
+    e->disconnected_at = absl::Now();
+    ready = CollectLocked(absl::Now());
+  }
+  Run(std::move(ready));
+}
+
+std::vector<v1::DataPlaneStatus> DataplaneRegistry::List() const {
+  absl::MutexLock lock(&mu_);
+  absl::Time now = absl::Now();
+  std::vector<v1::DataPlaneStatus> out;
+  out.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) {
+    if (!e.status.connected() && now - e.disconnected_at > keep_disconnected_) continue;
+    out.push_back(e.status);
+  }
+  return out;
+}
+
+void DataplaneRegistry::WaitForVersion(uint64_t version, absl::Time deadline, WaitDone done) {
+  std::vector<Ready> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    waiters_.push_back(Waiter{version, deadline, std::move(done)});
+    ready = CollectLocked(absl::Now());
+    if (ready.empty()) timer_cv_.SignalAll();  // A new, possibly earlier, deadline.
+  }
+  Run(std::move(ready));
+}
+
+bool DataplaneRegistry::EvaluateLocked(uint64_t version, v1::WaitForVersionResponse* r) const {
+  r->set_version(version);
+  for (const auto& [id, e] : entries_) {
+    if (!e.status.connected()) continue;
+    if (e.status.version() >= version) {
+      *r->add_acked() = e.status;
+    } else if (e.status.last_nack_version() >= version) {
+      *r->add_nacked() = e.status;
+    } else {
+      *r->add_pending() = e.status;
+    }
+  }
+  r->set_complete(r->pending_size() == 0);
+  return r->complete();
+}
+
+std::vector<DataplaneRegistry::Ready> DataplaneRegistry::CollectLocked(absl::Time now) {
+  std::vector<Ready> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    v1::WaitForVersionResponse response;
+    bool complete = EvaluateLocked(it->version, &response);
+    if (complete || now >= it->deadline || stopping_) {
+      ready.push_back(Ready{std::move(it->done), std::move(response)});
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ready;
+}
+
+void DataplaneRegistry::PruneLocked(absl::Time now) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const Entry& e = it->second;
+    if (!e.status.connected() && now - e.disconnected_at > keep_disconnected_) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+DataplaneRegistry::Entry* DataplaneRegistry::FindLocked(uint64_t token) {
+  for (auto& [id, e] : entries_) {
+    if (e.token == token) return &e;
+  }
+  return nullptr;
+}
+
+void DataplaneRegistry::Run(std::vector<Ready> ready) {
+  for (Ready& r : ready) r.done(std::move(r.response));
+}
+
+void DataplaneRegistry::TimerLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    absl::Time next = absl::InfiniteFuture();
+    for (const Waiter& w : waiters_) next = std::min(next, w.deadline);
+    timer_cv_.WaitWithDeadline(&mu_, next);
+    if (stopping_) break;
+    std::vector<Ready> ready = CollectLocked(absl::Now());
+    if (ready.empty()) continue;
+    mu_.Unlock();
+    Run(std::move(ready));
+    mu_.Lock();
+  }
+}
+
+}  // namespace valet

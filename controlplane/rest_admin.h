@@ -1,0 +1,76 @@
+// RestAdmin: the REST/JSON admin API on --http-listen, the same calls and errors as the gRPC
+// control API (both go through ControlApi).
+//
+//   GET    /v1/apps                 ListAppsResponse
+//   GET    /v1/apps/{name}          GetAppResponse                       404 if unknown
+//   PUT    /v1/apps/{name}          body: the app in conf-file JSON form ("name" may be left out;
+//                                   if given it must match the path). ApplyAppsResponse.
+//   DELETE /v1/apps/{name}          DeleteAppResponse
+//   POST   /v1/reload               ReloadResponse
+//   GET    /v1/dataplanes           ListDataPlanesResponse
+//   GET    /v1/version              GetVersionResponse
+//   GET    /v1/wait?version=V&timeout_ms=T   WaitForVersionResponse
+// PUT and DELETE take ?dry_run=true and ?expected_version=N. Bodies are protobuf's JSON mapping
+// (camelCase names, uint64 as strings; zero fields of apps are left out as in the conf files).
+// Errors: {"error":{"status":N,"code":"INVALID_ARGUMENT","message":"..."}} with HTTP 400 for
+// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 405 for a wrong method, else 500.
+//
+// Threading: one I/O thread of its own; handlers run on it (a change waits for the conf-dir write).
+// Lifetime: `api` outlives the RestAdmin; Stop (or the destructor) closes the listener and every
+// connection and joins the thread.
+#ifndef VALET_CONTROLPLANE_REST_ADMIN_H_
+#define VALET_CONTROLPLANE_REST_ADMIN_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controlplane/control_api.h"
+
+namespace valet {
+
+// One HTTP exchange, independent of the transport (what the tests and the server share).
+struct AdminRequest {
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // Path and query: "/v1/apps/x?dry_run=true".
+  std::string body;
+};
+struct AdminResponse {
+  int status = 200;
+  std::string body;  // JSON.
+};
+
+// Handles one request; calls `done` exactly once, maybe before returning, maybe later from another
+// thread (GET /v1/wait).
+void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
+                        std::function<void(AdminResponse)> done);
+
+class RestAdmin {
+ public:
+  // Binds `listen` ("HOST:PORT", port 0 picks one) and starts serving.
+  static absl::StatusOr<std::unique_ptr<RestAdmin>> Start(ControlApi* api,
+                                                          const std::string& listen);
+  ~RestAdmin();
+  RestAdmin(const RestAdmin&) = delete;
+  RestAdmin& operator=(const RestAdmin&) = delete;
+
+  // "HOST:PORT" actually bound.
+  const std::string& bound_address() const { return bound_address_; }
+
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit RestAdmin(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+  std::string bound_address_;
+};
+
+// Splits "HOST:PORT" ("[::1]:80" too). InvalidArgument if malformed.
+absl::Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port);
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_REST_ADMIN_H_

@@ -1,0 +1,66 @@
+// ControlPlaneServer: the whole control plane wired together (store, registry, attach stream,
+// control API over gRPC, REST admin), as valet-controlplane runs it and as tests start it in
+// process.
+//
+// Lifetime: Start binds both listeners and serves; Shutdown (or the destructor) stops the REST
+// admin, then the gRPC server (streams are cancelled at the deadline), then the rest.
+#ifndef VALET_CONTROLPLANE_SERVER_H_
+#define VALET_CONTROLPLANE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controlplane/app_store.h"
+#include "controlplane/attach_service.h"
+#include "controlplane/control_api.h"
+#include "controlplane/control_service.h"
+#include "controlplane/dataplane_registry.h"
+#include "controlplane/rest_admin.h"
+#include "grpcpp/server.h"
+
+namespace valet {
+
+struct ControlPlaneOptions {
+  std::string conf_dir;
+  std::string grpc_listen = "0.0.0.0:9090";
+  std::string http_listen = "127.0.0.1:9091";  // Empty: no REST admin.
+};
+
+class ControlPlaneServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControlPlaneServer>> Start(
+      const ControlPlaneOptions& options);
+  ~ControlPlaneServer();
+  ControlPlaneServer(const ControlPlaneServer&) = delete;
+  ControlPlaneServer& operator=(const ControlPlaneServer&) = delete;
+
+  // "HOST:PORT" actually bound.
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
+
+  AppStore* store() const { return store_.get(); }
+  DataplaneRegistry* registry() const { return registry_.get(); }
+  ControlApi* api() const { return api_.get(); }
+
+  // Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(2));
+
+ private:
+  ControlPlaneServer() = default;
+
+  std::unique_ptr<AppStore> store_;
+  std::unique_ptr<DataplaneRegistry> registry_;
+  std::unique_ptr<ControlApi> api_;
+  std::unique_ptr<AttachService> attach_;
+  std::unique_ptr<ControlService> control_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RestAdmin> admin_;
+  std::string grpc_address_;
+  std::string http_address_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_CONTROLPLANE_SERVER_H_

@@ -1,0 +1,164 @@
+#include "dataplane/control_client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace valet {
+namespace {
+
+// Set by the control plane's AttachService on every accepted stream.
+constexpr char kAttachedMetadataKey[] = "valet-attached";
+
+}  // namespace
+
+std::unique_ptr<ControlClient> ControlClient::Create(ControlClientOptions options,
+                                                     InstallFn install,
+                                                     std::function<uint64_t()> serving_version) {
+  return std::unique_ptr<ControlClient>(
+      new ControlClient(std::move(options), std::move(install), std::move(serving_version)));
+}
+
+ControlClient::ControlClient(ControlClientOptions options, InstallFn install,
+                             std::function<uint64_t()> serving_version)
+    : options_(std::move(options)),
+      install_(std::move(install)),
+      serving_version_(std::move(serving_version)),
+      channels_(options_.targets.size()) {}
+
+ControlClient::~ControlClient() { Stop(); }
+
+void ControlClient::Start() {
+  if (thread_.joinable() || options_.targets.empty()) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ControlClient::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<grpc::Channel> ControlClient::ChannelFor(const std::string& target) {
+  size_t i = std::find(options_.targets.begin(), options_.targets.end(), target) -
+             options_.targets.begin();
+  if (channels_[i] == nullptr) {
+    grpc::ChannelArguments args;
+    // Notice a control plane that vanished without closing the connection.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    // A snapshot carries every app: it may exceed gRPC's 4 MiB default.
+    args.SetMaxReceiveMessageSize(-1);
+    // Our own backoff paces reconnects; keep gRPC's short so a returning server is found soon.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
+    channels_[i] = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  return channels_[i];
+}
+
+void ControlClient::Loop() {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = options_.min_backoff;
+  size_t index = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    const std::string& target = options_.targets[index];
+    bool was_up = RunStream(target);
+    connected_ = false;
+    if (was_up) {
+      backoff = options_.min_backoff;  // Retry the same control plane first.
+    } else {
+      index = (index + 1) % options_.targets.size();
+    }
+    // Full jitter in [backoff/2, backoff]: data planes do not reconnect in lockstep.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    absl::Duration wait = backoff * jitter(rng);
+    if (!was_up) backoff = std::min(backoff * 2, options_.max_backoff);
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+  }
+}
+
+bool ControlClient::RunStream(const std::string& target) {
+  std::unique_ptr<v1::AttachService::Stub> stub = v1::AttachService::NewStub(ChannelFor(target));
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    context_ = &context;
+  }
+  std::unique_ptr<grpc::ClientReaderWriter<v1::DataPlaneMessage, v1::ControlPlaneMessage>> stream =
+      stub->Attach(&context);
+
+  bool was_up = false;
+  v1::DataPlaneMessage hello;
+  hello.mutable_hello()->set_id(options_.id);
+  hello.mutable_hello()->set_address(options_.address);
+  hello.mutable_hello()->set_version(serving_version_());
+  if (stream->Write(hello)) {
+    stream->WaitForInitialMetadata();
+    // The control plane marks its answer to the Hello; a failed stream has no such metadata.
+    was_up = context.GetServerInitialMetadata().count(kAttachedMetadataKey) > 0;
+  }
+  if (was_up) {
+    connected_ = true;
+    VALET_LOG(INFO) << "attached to control plane " << target << " at version "
+                    << hello.hello().version();
+    v1::ControlPlaneMessage in;
+    while (stream->Read(&in)) {
+      if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) continue;  // Later kinds.
+      const v1::ConfigSnapshot& snapshot = in.snapshot();
+      absl::Status installed = install_(snapshot);
+      v1::DataPlaneMessage answer;
+      if (installed.ok()) {
+        answer.mutable_ack()->set_version(snapshot.version());
+      } else {
+        VALET_LOG(WARNING) << "refused snapshot version " << snapshot.version() << ": "
+                           << installed.message();
+        answer.mutable_nack()->set_version(snapshot.version());
+        answer.mutable_nack()->set_reason(std::string(installed.message()));
+      }
+      if (!stream->Write(answer)) break;
+      if (installed.ok() && !options_.cache_dir.empty()) {
+        absl::Status saved = SaveSnapshotCache(options_.cache_dir, snapshot);
+        if (!saved.ok()) {
+          VALET_LOG(WARNING) << "cannot cache the snapshot: " << saved.message();
+        }
+      }
+    }
+  }
+  connected_ = false;
+  grpc::Status status = stream->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
+  if (was_up) {
+    VALET_LOG(WARNING) << "detached from control plane " << target << ": "
+                       << status.error_message();
+  } else {
+    VALET_LOG(DEBUG) << "cannot attach to control plane " << target << ": "
+                     << status.error_message();
+  }
+  return was_up;
+}
+
+}  // namespace valet

@@ -1,0 +1,84 @@
+// ControlClient: the data plane's side of the attach stream.
+//
+// A dedicated thread attaches to a control plane (the targets in turn), sends Hello with the
+// version the data plane serves, and for each snapshot received calls `install` (compile + swap)
+// and answers Ack, or Nack with install's error as the reason. After an Ack the snapshot is saved
+// to `cache_dir` (only good snapshots are cached). When the stream fails it retries forever with
+// exponential backoff and jitter (min_backoff .. max_backoff), moving to the next target after a
+// failed attempt, until Stop().
+//
+// Threading: `install` and `serving_version` run on the client's thread; install must not block
+// long. connected() may be called from any thread. Lifetime: Stop() (or the destructor) cancels
+// the stream, wakes the backoff and joins the thread promptly; install is not called afterwards.
+#ifndef VALET_DATAPLANE_CONTROL_CLIENT_H_
+#define VALET_DATAPLANE_CONTROL_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dataplane/snapshot_cache.h"
+#include "grpcpp/client_context.h"
+#include "valet/v1/attach.grpc.pb.h"
+#include "valet/v1/config.pb.h"
+
+namespace valet {
+
+struct ControlClientOptions {
+  std::vector<std::string> targets;  // HOST:PORT of control planes, tried in turn.
+  std::string id;                    // Stable name of this data plane.
+  std::string address;               // The proxy listener it serves on.
+  std::string cache_dir;             // Empty: no cache.
+  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+};
+
+// Compiles and swaps in a snapshot; an error is the NACK reason and the old snapshot stays.
+using InstallFn = std::function<absl::Status(const v1::ConfigSnapshot&)>;
+
+class ControlClient {
+ public:
+  static std::unique_ptr<ControlClient> Create(ControlClientOptions options, InstallFn install,
+                                               std::function<uint64_t()> serving_version);
+  ~ControlClient();
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
+
+  void Start();
+  void Stop();  // Prompt; joins everything. Idempotent.
+
+  // True while a stream is attached (the control plane answered the Hello).
+  bool connected() const { return connected_.load(); }
+
+ private:
+  ControlClient(ControlClientOptions options, InstallFn install,
+                std::function<uint64_t()> serving_version);
+
+  void Loop();
+  // One attach attempt; returns true if the control plane answered (the stream was up).
+  bool RunStream(const std::string& target);
+  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& target);
+
+  const ControlClientOptions options_;
+  const InstallFn install_;
+  const std::function<uint64_t()> serving_version_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;  // Per target, made lazily; client thread.
+  std::atomic<bool> connected_{false};
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // Of the stream in progress.
+  std::thread thread_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_DATAPLANE_CONTROL_CLIENT_H_

@@ -1,0 +1,638 @@
+// valetctl end to end: the real valetctl binary against the real valet-controlplane binary, each
+// started as a child process on port 0 with a temporary conf dir. Data planes are in-process fakes
+// that speak the real attach stream (ACK, NACK, or silence), so `apply --wait` is exercised against
+// every answer a data plane can give.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "valet/v1/attach.grpc.pb.h"
+#include "valet/v1/control.pb.h"
+
+extern char** environ;
+
+namespace valet {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+constexpr absl::Duration kRunTimeout = absl::Seconds(30);
+
+// Polls `cond` with short growing pauses until true or `timeout` passes; bounded by the deadline.
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = absl::Milliseconds(1);
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(20));
+  }
+  return cond();
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteAll(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// A child process (posix_spawn) whose stdout and stderr go to files. Killed and reaped when
+// destroyed if still running.
+class Child {
+ public:
+  static std::unique_ptr<Child> Spawn(const std::string& binary,
+                                      const std::vector<std::string>& args,
+                                      const std::string& out_path, const std::string& err_path,
+                                      const std::vector<std::string>& extra_env = {}) {
+    std::vector<std::string> argv_s = {binary};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    // The parent's environment without VALET_SERVER (tests choose it), plus extra_env.
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("VALET_SERVER=", 0) != 0) env_s.emplace_back(*e);
+    }
+    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (std::string& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      ADD_FAILURE() << "posix_spawn " << binary << ": " << std::strerror(rc);
+      return nullptr;
+    }
+    return std::unique_ptr<Child>(new Child(pid, out_path, err_path));
+  }
+
+  ~Child() {
+    if (!exit_.has_value()) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  // The exit code (or -signal), or nullopt if still running at the deadline.
+  std::optional<int> Wait(absl::Duration timeout) {
+    WaitFor(
+        [&] {
+          Poll();
+          return exit_.has_value();
+        },
+        timeout);
+    return exit_;
+  }
+  bool Running() {
+    Poll();
+    return !exit_.has_value();
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  std::string Out() const { return ReadAll(out_path_); }
+  std::string Err() const { return ReadAll(err_path_); }
+
+ private:
+  Child(pid_t pid, std::string out, std::string err)
+      : pid_(pid), out_path_(std::move(out)), err_path_(std::move(err)) {}
+  void Poll() {
+    if (exit_.has_value()) return;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    }
+  }
+
+  pid_t pid_;
+  std::string out_path_;
+  std::string err_path_;
+  std::optional<int> exit_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const RunResult& r) {
+  return os << "exit " << r.exit_code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
+}
+
+// A data plane stand-in on the real attach stream: says hello, then answers every snapshot.
+class FakeDataPlane {
+ public:
+  enum class Mode { kAck, kNack, kSilent };
+
+  FakeDataPlane(const std::string& server, std::string id, Mode mode)
+      : id_(std::move(id)), mode_(mode) {
+    channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+    stub_ = v1::AttachService::NewStub(channel_);
+    stream_ = stub_->Attach(&context_);
+    v1::DataPlaneMessage hello;
+    hello.mutable_hello()->set_id(id_);
+    hello.mutable_hello()->set_address("127.0.0.1:18000");
+    stream_->Write(hello);
+    reader_ = std::thread([this] { ReadLoop(); });
+  }
+  ~FakeDataPlane() {
+    context_.TryCancel();
+    reader_.join();
+  }
+
+  // Version of the last snapshot received (0 before the first).
+  uint64_t last_snapshot() const { return last_snapshot_.load(); }
+
+ private:
+  void ReadLoop() {
+    v1::ControlPlaneMessage message;
+    while (stream_->Read(&message)) {
+      if (!message.has_snapshot()) continue;
+      uint64_t version = message.snapshot().version();
+      v1::DataPlaneMessage answer;
+      if (mode_ == Mode::kAck) {
+        answer.mutable_ack()->set_version(version);
+      } else if (mode_ == Mode::kNack) {
+        answer.mutable_nack()->set_version(version);
+        answer.mutable_nack()->set_reason(absl::StrCat("fake refusal of version ", version));
+      }
+      if (mode_ != Mode::kSilent && !stream_->Write(answer)) break;
+      last_snapshot_.store(version);
+    }
+  }
+
+  std::string id_;
+  Mode mode_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AttachService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::DataPlaneMessage, v1::ControlPlaneMessage>> stream_;
+  std::thread reader_;
+  std::atomic<uint64_t> last_snapshot_{0};
+};
+
+std::string AppJson(const std::string& name, int port = 9050) {
+  return absl::StrCat(R"({"name": ")", name, R"(", "description": "app )", name,
+                      R"(", "endpoints": [{"host": "127.0.0.1", "port": )", port, "}]}");
+}
+
+// The seed's example app config, unchanged.
+constexpr char kUserAuth[] = R"({
+    "name": "userauth",
+    "description": "service to authorize users of system",
+    "authorize": true,
+    "authKey": "thisismyauth",
+    "authHeader": "X-Valet-Auth",
+    "rateLimit": true,
+    "limitValue": 2,
+    "endpoints": [
+        { "host": "auth.test.com", "path":"", "port":9050 },
+        { "host": "auth.test.com", "path":"", "port":9051 }
+    ]
+}
+)";
+
+class ValetctlE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/valetctl_e2e.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    conf_dir_ = dir_ + "/conf";
+    fs::create_directories(conf_dir_);
+    StartControlPlane();
+  }
+
+  void TearDown() override {
+    if (HasFailure() && control_plane_ != nullptr) {
+      std::cerr << "valet-controlplane log:\n" << control_plane_->Err() << "\n";
+    }
+    control_plane_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void StartControlPlane() {
+    std::string port_file = dir_ + "/ports";
+    fs::remove(port_file);
+    control_plane_ = Child::Spawn(VALET_CONTROLPLANE_BIN,
+                                  {"--conf-dir", conf_dir_, "--grpc-listen", "127.0.0.1:0",
+                                   "--http-listen", "127.0.0.1:0", "--port-file", port_file},
+                                  dir_ + "/cp.out", dir_ + "/cp.err");
+    ASSERT_NE(control_plane_, nullptr);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (absl::string_view line : absl::StrSplit(ReadAll(port_file), '\n')) {
+            if (absl::ConsumePrefix(&line, "grpc ")) server_ = std::string(line);
+          }
+          return !server_.empty() || !control_plane_->Running();
+        },
+        kStartTimeout));
+    ASSERT_FALSE(server_.empty()) << "no port file; log:\n" << control_plane_->Err();
+  }
+
+  // Runs valetctl with `args` as given (no --server added) and `extra_env`.
+  RunResult RunRaw(const std::vector<std::string>& args,
+                   const std::vector<std::string>& extra_env = {}) {
+    int n = runs_++;
+    std::string out = absl::StrCat(dir_, "/run", n, ".out");
+    std::string err = absl::StrCat(dir_, "/run", n, ".err");
+    std::unique_ptr<Child> child = Child::Spawn(VALETCTL_BIN, args, out, err, extra_env);
+    RunResult r;
+    if (child == nullptr) return r;
+    std::optional<int> code = child->Wait(kRunTimeout);
+    EXPECT_TRUE(code.has_value()) << "valetctl did not exit: " << ::testing::PrintToString(args);
+    r.exit_code = code.value_or(-1);
+    r.out = child->Out();
+    r.err = child->Err();
+    return r;
+  }
+
+  // Runs valetctl against the control plane under test.
+  RunResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", server_});
+    return RunRaw(args);
+  }
+
+  uint64_t Version() {
+    RunResult r = Ctl({"version"});
+    EXPECT_EQ(r.exit_code, 0) << r;
+    uint64_t v = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.out), &v)) << r;
+    return v;
+  }
+
+  v1::ListAppsResponse ListApps() {
+    RunResult r = Ctl({"-o", "json", "apps", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r;
+    v1::ListAppsResponse response;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &response).ok()) << r;
+    return response;
+  }
+
+  std::string WriteApp(const std::string& rel, const std::string& json) {
+    std::string path = dir_ + "/in/" + rel;
+    WriteAll(path, json);
+    return path;
+  }
+
+  std::string dir_;
+  std::string conf_dir_;
+  std::string server_;
+  std::unique_ptr<Child> control_plane_;
+  int runs_ = 0;
+};
+
+TEST_F(ValetctlE2eTest, HelpAndUsageErrorsNeedNoServer) {
+  RunResult r = RunRaw({"--help"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("Commands:"));
+  for (const char* command :
+       {"apps", "apply", "delete", "reload", "validate", "dataplanes", "version", "watch"}) {
+    r = RunRaw({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << r;
+    EXPECT_THAT(r.out, StartsWith("Usage: valetctl")) << command;
+  }
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{},
+                                             {"nope"},
+                                             {"apps"},
+                                             {"apps", "get"},
+                                             {"apply"},
+                                             {"apply", "-f", "x", "--force"},
+                                             {"-o", "xml", "version"},
+                                             {"--timeout", "never", "version"}}) {
+    r = RunRaw(args);
+    EXPECT_EQ(r.exit_code, 2) << r;
+    EXPECT_EQ(r.out, "");
+    EXPECT_THAT(r.err, StartsWith("error: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r;  // The error and a hint.
+  }
+}
+
+TEST_F(ValetctlE2eTest, ApplyListGetDelete) {
+  uint64_t v0 = Version();
+  std::string file = WriteApp("userauth.json", kUserAuth);
+
+  RunResult r = Ctl({"apply", "-f", file});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("applied 1 app (userauth): version ", v0 + 1, "\n"));
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Version(), v0 + 1);
+  EXPECT_TRUE(fs::exists(conf_dir_ + "/userauth.json"));
+
+  r = Ctl({"apps", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out,
+            "NAME       ENDPOINTS   AUTH   RATE LIMIT   DESCRIPTION\n"
+            "userauth   2           yes    2/60s        service to authorize users of system\n");
+
+  r = Ctl({"apps", "get", "userauth"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("endpoints[1]       http://auth.test.com:9051\n"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("thisismyauth")));
+
+  r = Ctl({"-o", "json", "apps", "get", "userauth"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  v1::GetAppResponse got;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &got).ok()) << r;
+  EXPECT_EQ(got.app().auth_key(), "thisismyauth");
+  EXPECT_EQ(got.app().limit_value(), 2u);
+  EXPECT_EQ(got.version(), v0 + 1);
+
+  r = Ctl({"apps", "get", "nosuch"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, StartsWith("error: apps get nosuch: "));
+
+  r = Ctl({"delete", "userauth"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("deleted userauth: version ", v0 + 2, "\n"));
+  EXPECT_FALSE(fs::exists(conf_dir_ + "/userauth.json"));
+  EXPECT_EQ(ListApps().apps_size(), 0);
+
+  r = Ctl({"delete", "userauth"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, StartsWith("error: delete userauth: "));
+  EXPECT_EQ(Version(), v0 + 2);
+}
+
+TEST_F(ValetctlE2eTest, ApplyDirectoryIsOneVersion) {
+  uint64_t v0 = Version();
+  WriteApp("set/a.json", AppJson("a"));
+  WriteApp("set/b.json", AppJson("b"));
+  WriteApp("set/c.json", AppJson("c"));
+  RunResult r = Ctl({"-o", "json", "apply", "-f", dir_ + "/in/set"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  v1::ApplyAppsResponse applied;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &applied).ok()) << r;
+  EXPECT_EQ(applied.version(), v0 + 1);
+  v1::ListAppsResponse list = ListApps();
+  ASSERT_EQ(list.apps_size(), 3);
+  EXPECT_EQ(list.version(), v0 + 1);
+}
+
+TEST_F(ValetctlE2eTest, InvalidApplyIsRefusedAndChangesNothing) {
+  ASSERT_EQ(Ctl({"apply", "-f", WriteApp("ok.json", AppJson("ok"))}).exit_code, 0);
+  uint64_t v0 = Version();
+
+  // Invalid files: refused locally, one line per error, each naming the file and field.
+  std::string bad_dir = dir_ + "/in/bad";
+  WriteApp("bad/x.json",
+           R"({"name": "x", "endpoints": [{"host": "h", "port": 1}], "authorise": 1})");
+  WriteApp("bad/y.json", R"({"name": "y", "authorize": true, "endpoints": []})");
+  WriteApp("bad/z.json", AppJson("z"));
+  RunResult r = Ctl({"apply", "-f", bad_dir});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.out, "");
+  std::vector<std::string> lines = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u) << r;
+  EXPECT_THAT(r.err, HasSubstr("error: " + bad_dir + "/x.json: authorise: unknown field"));
+  EXPECT_THAT(r.err, HasSubstr("error: " + bad_dir + "/y.json: authKey: is required"));
+  EXPECT_THAT(r.err, HasSubstr("error: " + bad_dir + "/y.json: endpoints: at least one"));
+  for (const std::string& line : lines) EXPECT_THAT(line, StartsWith("error: "));
+
+  // Stale expected version: refused by the server (FAILED_PRECONDITION).
+  r = Ctl({"apply", "-f", dir_ + "/in/bad/z.json", "--expected-version", absl::StrCat(v0 - 1)});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, StartsWith("error: apply: "));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
+
+  // Dry run: valid, nothing changes.
+  r = Ctl({"apply", "--dry-run", "-f", dir_ + "/in/bad/z.json"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, StartsWith("dry run: 1 app valid (z); nothing changed"));
+
+  EXPECT_EQ(Version(), v0);
+  v1::ListAppsResponse list = ListApps();
+  ASSERT_EQ(list.apps_size(), 1);
+  EXPECT_EQ(list.apps(0).name(), "ok");
+  EXPECT_FALSE(fs::exists(conf_dir_ + "/z.json"));
+  EXPECT_FALSE(fs::exists(conf_dir_ + "/x.json"));
+
+  // The right expected version is accepted.
+  r = Ctl({"apply", "-f", dir_ + "/in/bad/z.json", "--expected-version", absl::StrCat(v0)});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(Version(), v0 + 1);
+}
+
+TEST_F(ValetctlE2eTest, ReloadPicksUpTheConfDirOrRefuses) {
+  uint64_t v0 = Version();
+  WriteAll(conf_dir_ + "/fromdisk.json", AppJson("fromdisk"));
+  RunResult r = Ctl({"reload"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("reloaded the conf dir: version ", v0 + 1, "\n"));
+  ASSERT_EQ(ListApps().apps_size(), 1);
+
+  WriteAll(conf_dir_ + "/broken.json", R"({"name": "broken", "endpoints": [{"port": 99999}]})");
+  r = Ctl({"reload"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, HasSubstr("broken.json"));
+  for (absl::string_view line : absl::StrSplit(r.err, '\n', absl::SkipEmpty())) {
+    EXPECT_THAT(std::string(line), StartsWith("error: "));
+  }
+  EXPECT_EQ(Version(), v0 + 1);
+  EXPECT_EQ(ListApps().apps_size(), 1);
+}
+
+TEST_F(ValetctlE2eTest, ValidateIsOffline) {
+  std::string good = WriteApp("userauth.json", kUserAuth);
+  RunResult r = RunRaw({"--server", "127.0.0.1:1", "validate", "-f", good});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "valid: 1 app (userauth)\n");
+  std::string bad = WriteApp("bad.json", R"({"name": "bad/name", "endpoints": []})");
+  r = RunRaw({"validate", "-f", bad});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r;  // name and endpoints.
+}
+
+TEST_F(ValetctlE2eTest, ServerFromEnvironment) {
+  RunResult r = RunRaw({"version"}, {"VALET_SERVER=" + server_});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  r = RunRaw({"--server", server_, "version"}, {"VALET_SERVER=127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+}
+
+TEST_F(ValetctlE2eTest, UnreachableServerIsExit3) {
+  std::string gone = server_;
+  control_plane_->Signal(SIGTERM);
+  ASSERT_TRUE(control_plane_->Wait(absl::Seconds(20)).has_value());
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"version"}, {"apps", "list"}, {"dataplanes"}, {"watch"}, {"delete", "x"}, {"reload"}}) {
+    args.insert(args.begin(), {"--server", gone, "--timeout", "3s"});
+    RunResult r = RunRaw(args);
+    EXPECT_EQ(r.exit_code, 3) << r;
+    EXPECT_THAT(r.err, StartsWith("error: cannot reach the control plane at " + gone + ": "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
+  }
+  std::string file = WriteApp("a.json", AppJson("a"));
+  RunResult r = RunRaw({"--server", gone, "apply", "-f", file, "--wait"});
+  EXPECT_EQ(r.exit_code, 3) << r;
+}
+
+TEST_F(ValetctlE2eTest, ApplyWaitWithoutDataPlanes) {
+  uint64_t v0 = Version();
+  RunResult r = Ctl({"apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("applied 1 app (a): version ", v0 + 1, "\nversion ", v0 + 1,
+                                ": no data plane attached\n"));
+  r = Ctl({"dataplanes"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("control plane version ", v0 + 1, "\nno data plane attached\n"));
+}
+
+TEST_F(ValetctlE2eTest, ApplyWaitReturnsAfterEveryDataPlaneAcked) {
+  FakeDataPlane a(server_, "dp-a", FakeDataPlane::Mode::kAck);
+  FakeDataPlane b(server_, "dp-b", FakeDataPlane::Mode::kAck);
+  uint64_t v0 = Version();
+  ASSERT_TRUE(WaitFor([&] { return a.last_snapshot() == v0 && b.last_snapshot() == v0; },
+                      absl::Seconds(10)));
+
+  RunResult r = Ctl({"apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("applied 1 app (a): version ", v0 + 1, "\nversion ", v0 + 1,
+                                " ACKed by 2 data planes: dp-a, dp-b\n"));
+  // Both had the snapshot before valetctl returned.
+  EXPECT_EQ(a.last_snapshot(), v0 + 1);
+  EXPECT_EQ(b.last_snapshot(), v0 + 1);
+
+  r = Ctl({"-o", "json", "apply", "--wait", "-f", WriteApp("b.json", AppJson("b"))});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  v1::WaitForVersionResponse waited;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &waited).ok()) << r;
+  EXPECT_TRUE(waited.complete());
+  EXPECT_EQ(waited.version(), v0 + 2);
+  EXPECT_EQ(waited.acked_size(), 2);
+
+  r = Ctl({"delete", "a", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("version ", v0 + 3, " ACKed by 2 data planes")));
+
+  r = Ctl({"dataplanes"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("dp-a   127.0.0.1:18000   in sync"));
+  EXPECT_THAT(r.out, HasSubstr("dp-b   127.0.0.1:18000   in sync"));
+}
+
+TEST_F(ValetctlE2eTest, ApplyWaitNamesTheDataPlanesThatNacked) {
+  FakeDataPlane good(server_, "dp-good", FakeDataPlane::Mode::kAck);
+  FakeDataPlane bad(server_, "dp-bad", FakeDataPlane::Mode::kNack);
+  uint64_t v0 = Version();
+  ASSERT_TRUE(WaitFor([&] { return good.last_snapshot() == v0 && bad.last_snapshot() == v0; },
+                      absl::Seconds(10)));
+
+  RunResult r = Ctl({"apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.err, absl::StrCat("error: data plane dp-bad (127.0.0.1:18000) NACKed version ",
+                                v0 + 1, ": fake refusal of version ", v0 + 1, "\n"));
+
+  r = Ctl({"dataplanes"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(r.out,
+              HasSubstr(absl::StrCat("version ", v0 + 1, ": fake refusal of version ", v0 + 1)));
+}
+
+TEST_F(ValetctlE2eTest, ApplyWaitTimesOutOnASilentDataPlane) {
+  FakeDataPlane silent(server_, "dp-silent", FakeDataPlane::Mode::kSilent);
+  uint64_t v0 = Version();
+  ASSERT_TRUE(WaitFor([&] { return silent.last_snapshot() == v0; }, absl::Seconds(10)));
+  RunResult r = Ctl({"--timeout", "1s", "apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, StartsWith(absl::StrCat("error: data plane dp-silent (127.0.0.1:18000) did "
+                                             "not answer version ",
+                                             v0 + 1, " in time")));
+  EXPECT_EQ(Version(), v0 + 1);  // The apply itself landed.
+}
+
+TEST_F(ValetctlE2eTest, WatchPrintsVersionsUntilInterrupted) {
+  uint64_t v0 = Version();
+  std::unique_ptr<Child> watch = Child::Spawn(VALETCTL_BIN, {"--server", server_, "watch"},
+                                              dir_ + "/watch.out", dir_ + "/watch.err");
+  ASSERT_NE(watch, nullptr);
+  std::string first = absl::StrCat("version ", v0, "\n");
+  ASSERT_TRUE(WaitFor([&] { return watch->Out() == first; }, absl::Seconds(10)))
+      << watch->Out() << watch->Err();
+
+  ASSERT_EQ(Ctl({"apply", "-f", WriteApp("w.json", AppJson("w"))}).exit_code, 0);
+  ASSERT_EQ(Ctl({"delete", "w"}).exit_code, 0);
+  std::string expected =
+      absl::StrCat(first, "version ", v0 + 1, "  changed: w\nversion ", v0 + 2, "  deleted: w\n");
+  EXPECT_TRUE(WaitFor([&] { return watch->Out() == expected; }, absl::Seconds(10))) << watch->Out();
+
+  watch->Signal(SIGINT);
+  std::optional<int> code = watch->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << watch->Err();
+  EXPECT_EQ(watch->Err(), "");
+}
+
+TEST_F(ValetctlE2eTest, ConcurrentAppliesAllLand) {
+  constexpr int kClients = 8;
+  uint64_t v0 = Version();
+  std::vector<std::unique_ptr<Child>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    std::string file = WriteApp(absl::StrCat("c", i, ".json"), AppJson(absl::StrCat("c", i)));
+    clients.push_back(Child::Spawn(VALETCTL_BIN, {"--server", server_, "apply", "-f", file},
+                                   absl::StrCat(dir_, "/c", i, ".out"),
+                                   absl::StrCat(dir_, "/c", i, ".err")));
+    ASSERT_NE(clients.back(), nullptr);
+  }
+  std::set<std::string> outputs;
+  for (auto& client : clients) {
+    std::optional<int> code = client->Wait(kRunTimeout);
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << client->Err();
+    outputs.insert(client->Out().substr(client->Out().find("version")));
+  }
+  EXPECT_EQ(outputs.size(), static_cast<size_t>(kClients));  // Each got its own version.
+  v1::ListAppsResponse list = ListApps();
+  EXPECT_EQ(list.apps_size(), kClients);
+  EXPECT_EQ(list.version(), v0 + kClients);
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(fs::exists(absl::StrCat(conf_dir_, "/c", i, ".json")));
+  }
+}
+
+}  // namespace
+}  // namespace valet

@@ -1,0 +1,182 @@
+// valetctl's table and JSON rendering, and the mapping of call failures to exit codes.
+#include "valetctl/output.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "valetctl/cli.h"
+#include "valetctl/control_connection.h"
+
+namespace valet::ctl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+v1::AppConfig App(const std::string& name, int endpoints) {
+  v1::AppConfig app;
+  app.set_name(name);
+  for (int i = 0; i < endpoints; ++i) {
+    v1::Endpoint* ep = app.add_endpoints();
+    ep->set_host("backend");
+    ep->set_port(9000 + i);
+  }
+  return app;
+}
+
+TEST(TableTest, AlignsColumnsWithoutTrailingSpaces) {
+  Table table({"NAME", "N", "DESCRIPTION"});
+  table.AddRow({"a", "10", "first"});
+  table.AddRow({"longer-name", "2", ""});
+  table.AddRow({"x"});  // Padded.
+  EXPECT_EQ(table.Render(),
+            "NAME          N    DESCRIPTION\n"
+            "a             10   first\n"
+            "longer-name   2\n"
+            "x\n");
+}
+
+TEST(TableTest, CellsAreOneLine) {
+  Table table({"A", "B"});
+  table.AddRow({"multi\nline", "tab\there"});
+  EXPECT_EQ(table.Render(), "A            B\nmulti line   tab here\n");
+}
+
+TEST(JsonTest, ProtobufJsonMappingWithDefaults) {
+  v1::GetVersionResponse version;
+  version.set_version(7);
+  EXPECT_EQ(ToJson(version), "{\n \"version\": \"7\"\n}\n");
+  EXPECT_EQ(ToJson(version, /*pretty=*/false), "{\"version\":\"7\"}\n");
+
+  v1::GetAppResponse get;
+  *get.mutable_app() = App("userauth", 1);
+  get.mutable_app()->set_auth_key("secret");
+  std::string json = ToJson(get, false);
+  EXPECT_THAT(json, HasSubstr("\"authKey\":\"secret\""));  // lowerCamel names.
+  EXPECT_THAT(json, HasSubstr("\"rateLimit\":false"));     // Defaults printed.
+  EXPECT_THAT(json, HasSubstr("\"version\":\"0\""));
+}
+
+TEST(AppsTableTest, SortedByNameWithLimitsAndAuth) {
+  v1::ListAppsResponse response;
+  response.set_version(3);
+  *response.add_apps() = App("zeta", 2);
+  v1::AppConfig userauth = App("userauth", 1);
+  userauth.set_authorize(true);
+  userauth.set_auth_key("k");
+  userauth.set_rate_limit(true);
+  userauth.set_limit_value(2);
+  userauth.set_description("service to authorize users");
+  *response.add_apps() = userauth;
+  EXPECT_EQ(RenderAppsTable(response),
+            "NAME       ENDPOINTS   AUTH   RATE LIMIT   DESCRIPTION\n"
+            "userauth   1           yes    2/60s        service to authorize users\n"
+            "zeta       2           no     -\n");
+}
+
+TEST(AppsTableTest, EmptyListIsJustTheHeader) {
+  EXPECT_EQ(RenderAppsTable({}), "NAME   ENDPOINTS   AUTH   RATE LIMIT   DESCRIPTION\n");
+}
+
+TEST(AppDetailsTest, ShowsDefaultsAndHidesTheKey) {
+  v1::AppConfig app = App("userauth", 2);
+  app.set_authorize(true);
+  app.set_auth_key("thisismyauth");
+  app.mutable_endpoints(1)->set_weight(5);
+  app.mutable_endpoints(1)->set_path("/api");
+  std::string text = RenderAppDetails(app);
+  EXPECT_THAT(text, Not(HasSubstr("thisismyauth")));
+  EXPECT_THAT(text, HasSubstr("authKey            (set, hidden; see -o json)\n"));
+  EXPECT_THAT(text, HasSubstr("authHeader         X-Valet-Auth\n"));
+  EXPECT_THAT(text, HasSubstr("balancing          least_request\n"));
+  EXPECT_THAT(text, HasSubstr("requestTimeoutMs   15000\n"));
+  EXPECT_THAT(text, HasSubstr("endpoints[0]       http://backend:9000\n"));
+  EXPECT_THAT(text, HasSubstr("endpoints[1]       http://backend:9001/api (weight 5)\n"));
+}
+
+TEST(DataPlanesTableTest, StatesAndNacks) {
+  v1::ListDataPlanesResponse response;
+  response.set_version(5);
+  v1::DataPlaneStatus* a = response.add_dataplanes();
+  a->set_id("dp-a");
+  a->set_address("127.0.0.1:8000");
+  a->set_connected(true);
+  a->set_version(5);
+  a->mutable_connected_since()->set_seconds(1767225600);  // 2026-01-01T00:00:00Z
+  v1::DataPlaneStatus* b = response.add_dataplanes();
+  b->set_id("dp-b");
+  b->set_address("127.0.0.1:8001");
+  b->set_connected(true);
+  b->set_version(4);
+  b->set_last_nack_version(5);
+  b->set_last_nack_reason("apps[0]: bad\nthing");
+  EXPECT_EQ(RenderDataPlanesTable(response),
+            "control plane version 5\n"
+            "ID     ADDRESS          STATE     VERSION   CONNECTED SINCE        LAST NACK\n"
+            "dp-a   127.0.0.1:8000   in sync   5         2026-01-01T00:00:00Z   -\n"
+            "dp-b   127.0.0.1:8001   behind    4         -                      version 5: "
+            "apps[0]: bad thing\n");
+  EXPECT_EQ(RenderDataPlanesTable(v1::ListDataPlanesResponse()),
+            "control plane version 0\nno data plane attached\n");
+}
+
+TEST(VersionEventTest, OneLine) {
+  v1::VersionEvent event;
+  event.set_version(9);
+  EXPECT_EQ(RenderVersionEvent(event), "version 9");
+  event.add_changed_apps("a");
+  event.add_changed_apps("b");
+  event.add_deleted_apps("c");
+  EXPECT_EQ(RenderVersionEvent(event), "version 9  changed: a, b  deleted: c");
+}
+
+TEST(WaitResultTest, SummaryAndProblems) {
+  v1::WaitForVersionResponse response;
+  response.set_version(4);
+  response.set_complete(true);
+  EXPECT_EQ(WaitSummary(response), "version 4: no data plane attached");
+  EXPECT_TRUE(WaitProblems(response).empty());
+
+  response.add_acked()->set_id("dp-b");
+  response.add_acked()->set_id("dp-a");
+  EXPECT_EQ(WaitSummary(response), "version 4 ACKed by 2 data planes: dp-a, dp-b");
+
+  v1::DataPlaneStatus* nacked = response.add_nacked();
+  nacked->set_id("dp-c");
+  nacked->set_address("127.0.0.1:8002");
+  nacked->set_last_nack_version(4);
+  nacked->set_last_nack_reason("cannot compile app x");
+  v1::DataPlaneStatus* pending = response.add_pending();
+  pending->set_id("dp-d");
+  pending->set_version(3);
+  response.set_complete(false);
+  EXPECT_THAT(WaitProblems(response),
+              ElementsAre("data plane dp-c (127.0.0.1:8002) NACKed version 4: cannot compile app x",
+                          "data plane dp-d did not answer version 4 in time (serves version 3)"));
+}
+
+TEST(StatusTest, ErrorLinesOnePerLine) {
+  grpc::Status refused(grpc::StatusCode::INVALID_ARGUMENT,
+                       "apps[0]: name: is required\napps[1]: endpoints: at least one\n");
+  EXPECT_THAT(StatusErrorLines(refused),
+              ElementsAre("apps[0]: name: is required", "apps[1]: endpoints: at least one"));
+  EXPECT_THAT(StatusErrorLines(grpc::Status(grpc::StatusCode::INTERNAL, "")),
+              ElementsAre("INTERNAL"));
+}
+
+TEST(StatusTest, ExitCodes) {
+  using grpc::StatusCode;
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status::OK, true), kExitOk);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::UNAVAILABLE, ""), false), kExitUnreachable);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::UNAVAILABLE, ""), true), kExitUnreachable);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::DEADLINE_EXCEEDED, ""), false),
+            kExitUnreachable);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::DEADLINE_EXCEEDED, ""), true), kExitRefused);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::INVALID_ARGUMENT, ""), true), kExitRefused);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::FAILED_PRECONDITION, ""), true),
+            kExitRefused);
+  EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::NOT_FOUND, ""), true), kExitRefused);
+}
+
+}  // namespace
+}  // namespace valet::ctl

@@ -1,0 +1,140 @@
+#include "valetctl/control_connection.h"
+
+#include <chrono>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "valetctl/cli.h"
+
+namespace valet::ctl {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
+  return std::chrono::system_clock::now() + std::chrono::microseconds(absl::ToInt64Microseconds(d));
+}
+
+}  // namespace
+
+std::vector<std::string> StatusErrorLines(const grpc::Status& status) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(status.error_message(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) lines.emplace_back(line);
+  }
+  if (lines.empty()) lines.emplace_back(CodeName(status.error_code()));
+  return lines;
+}
+
+int ExitCodeForStatus(const grpc::Status& status, bool channel_ready) {
+  if (status.ok()) return kExitOk;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return kExitUnreachable;
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !channel_ready) {
+    return kExitUnreachable;
+  }
+  return kExitRefused;
+}
+
+ControlConnection::ControlConnection(std::string server, absl::Duration timeout)
+    : server_(std::move(server)), timeout_(timeout) {
+  grpc::ChannelArguments args;
+  // One try per connection attempt is enough for a CLI; the deadline bounds the rest.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  channel_ = grpc::CreateCustomChannel(server_, grpc::InsecureChannelCredentials(), args);
+  stub_ = v1::ControlService::NewStub(channel_);
+}
+
+std::unique_ptr<grpc::ClientContext> ControlConnection::NewContext(absl::Duration extra) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(DeadlineAfter(timeout_ + extra));
+  return context;
+}
+
+bool ControlConnection::Connect(std::string* reason) {
+  auto deadline = DeadlineAfter(timeout_);
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  // IDLE -> CONNECTING -> READY or TRANSIENT_FAILURE: a handful of changes; bounded anyway.
+  for (int changes = 0; changes < 100; ++changes) {
+    if (state == GRPC_CHANNEL_READY) return true;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
+      *reason = "connection failed (is the control plane running there?)";
+      return false;
+    }
+    if (!channel_->WaitForStateChange(state, deadline)) break;
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  *reason = "no connection within " + absl::FormatDuration(timeout_);
+  return false;
+}
+
+int ControlConnection::ReportError(const grpc::Status& status, std::string_view what,
+                                   std::ostream& err,
+                                   const std::function<std::string(const std::string&)>& rewrite) {
+  bool ready = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  int code = ExitCodeForStatus(status, ready);
+  if (code == kExitUnreachable) {
+    std::string reason = StatusErrorLines(status).front();
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      reason = "no connection within " + absl::FormatDuration(timeout_);
+    }
+    err << "error: cannot reach the control plane at " << server_ << ": " << reason << "\n";
+    return code;
+  }
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    err << "error: " << what << ": no answer within " << absl::FormatDuration(timeout_)
+        << " (raise --timeout)\n";
+    return code;
+  }
+  std::vector<std::string> lines = StatusErrorLines(status);
+  if (rewrite) {
+    for (std::string& line : lines) line = rewrite(line);
+  }
+  if (lines.size() == 1) {
+    err << "error: " << what << ": " << lines.front() << "\n";
+  } else {
+    for (const std::string& line : lines) err << "error: " << line << "\n";
+  }
+  return code;
+}
+
+}  // namespace valet::ctl

@@ -1,0 +1,53 @@
+// delete NAME [--wait] [--expected-version N]
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "valetctl/ack_wait.h"
+#include "valetctl/command_env.h"
+#include "valetctl/commands.h"
+
+namespace valet::ctl {
+namespace {
+
+int Delete(const Invocation& inv, CommandEnv& env) {
+  v1::DeleteAppRequest request;
+  request.set_name(inv.args[0]);
+  if (inv.Has("expected-version")) {
+    uint64_t expected = 0;
+    if (!absl::SimpleAtoi(inv.Value("expected-version"), &expected)) {
+      env.err() << "error: delete: --expected-version must be a version number, got \""
+                << inv.Value("expected-version") << "\"\n";
+      return kExitUsage;
+    }
+    request.set_expected_version(expected);
+  }
+  ControlConnection& conn = env.connection();
+  v1::DeleteAppResponse response;
+  grpc::Status status = conn.stub().DeleteApp(conn.NewContext().get(), request, &response);
+  if (!status.ok()) return conn.ReportError(status, "delete " + inv.args[0], env.err());
+  std::string summary =
+      absl::StrCat("deleted ", inv.args[0], ": version ", response.version(), "\n");
+  if (!inv.Has("wait")) {
+    env.Print(response, summary);
+    return kExitOk;
+  }
+  if (env.global().output == OutputFormat::kTable) env.out() << summary << std::flush;
+  return WaitAndReport(env, response.version(), "delete");
+}
+
+}  // namespace
+
+CommandSpec DeleteCommand() {
+  CommandSpec c;
+  c.path = {"delete"};
+  c.args_usage = "NAME";
+  c.summary = "Delete an app (its file leaves the conf dir; data planes stop serving it).";
+  c.flags = {
+      {"wait", 0, "", "wait until every data plane ACKed the new version (bounded by --timeout)"},
+      {"expected-version", 0, "N", "refuse unless the control plane is at version N"},
+  };
+  c.min_args = c.max_args = 1;
+  c.handler = Delete;
+  return c;
+}
+
+}  // namespace valet::ctl

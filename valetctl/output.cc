@@ -1,0 +1,202 @@
+#include "valetctl/output.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/app_config_defaults.h"
+#include "common/string_view.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace valet::ctl {
+namespace {
+
+constexpr std::string_view kColumnGap = "   ";
+
+std::string OneLine(std::string cell) {
+  std::replace(cell.begin(), cell.end(), '\n', ' ');
+  std::replace(cell.begin(), cell.end(), '\r', ' ');
+  std::replace(cell.begin(), cell.end(), '\t', ' ');
+  return cell;
+}
+
+std::string DataPlaneLabel(const v1::DataPlaneStatus& dp) {
+  std::string label = dp.id().empty() ? std::string("(no id)") : dp.id();
+  if (!dp.address().empty()) absl::StrAppend(&label, " (", dp.address(), ")");
+  return label;
+}
+
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
+
+}  // namespace
+
+Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+void Table::AddRow(std::vector<std::string> cells) {
+  cells.resize(headers_.size());
+  for (std::string& cell : cells) cell = OneLine(std::move(cell));
+  rows_.push_back(std::move(cells));
+}
+
+std::string Table::Render() const {
+  std::vector<size_t> widths(headers_.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  };
+  measure(headers_);
+  for (const auto& row : rows_) measure(row);
+
+  std::string out;
+  auto render_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line.append(kColumnGap);
+      line.append(row[i]);
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size(), ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out.append(line);
+    out.push_back('\n');
+  };
+  render_row(headers_);
+  for (const auto& row : rows_) render_row(row);
+  return out;
+}
+
+std::string ToJson(const google::protobuf::Message& message, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = false;
+  std::string json;
+  google::protobuf::util::Status status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    // Only a message with an unresolvable Any can fail; control API answers have none.
+    return absl::StrCat("{\"error\": \"cannot render as JSON: ", status.message().as_string(),
+                        "\"}\n");
+  }
+  if (json.empty() || json.back() != '\n') json.push_back('\n');
+  return json;
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  absl::Time t = absl::FromUnixSeconds(ts.seconds());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string FormatEndpoint(const v1::Endpoint& endpoint) {
+  std::string scheme = endpoint.scheme().empty() ? std::string(kDefaultScheme) : endpoint.scheme();
+  std::string out =
+      absl::StrCat(scheme, "://", endpoint.host(), ":", endpoint.port(), endpoint.path());
+  if (WeightOf(endpoint) != kDefaultEndpointWeight) {
+    absl::StrAppend(&out, " (weight ", WeightOf(endpoint), ")");
+  }
+  return out;
+}
+
+std::string RenderAppsTable(const v1::ListAppsResponse& response) {
+  std::vector<const v1::AppConfig*> apps;
+  for (const v1::AppConfig& app : response.apps()) apps.push_back(&app);
+  std::sort(apps.begin(), apps.end(),
+            [](const v1::AppConfig* a, const v1::AppConfig* b) { return a->name() < b->name(); });
+  Table table({"NAME", "ENDPOINTS", "AUTH", "RATE LIMIT", "DESCRIPTION"});
+  for (const v1::AppConfig* app : apps) {
+    std::string limit = app->rate_limit()
+                            ? absl::StrCat(app->limit_value(), "/", LimitPeriodSecondsOf(*app), "s")
+                            : "-";
+    table.AddRow({app->name(), absl::StrCat(app->endpoints_size()), YesNo(app->authorize()), limit,
+                  app->description()});
+  }
+  return table.Render();
+}
+
+std::string RenderAppDetails(const v1::AppConfig& app) {
+  Table table({"FIELD", "VALUE"});
+  table.AddRow({"name", app.name()});
+  table.AddRow({"description", app.description()});
+  table.AddRow({"authorize", YesNo(app.authorize())});
+  if (app.authorize() || !app.auth_key().empty()) {
+    table.AddRow({"authKey", app.auth_key().empty() ? "(unset)" : "(set, hidden; see -o json)"});
+    table.AddRow({"authHeader", std::string(AuthHeaderOf(app))});
+  }
+  table.AddRow({"rateLimit", YesNo(app.rate_limit())});
+  if (app.rate_limit()) {
+    table.AddRow({"limit", absl::StrCat(app.limit_value(), " requests per ",
+                                        LimitPeriodSecondsOf(app), "s")});
+  }
+  table.AddRow({"balancing", std::string(BalancingOf(app))});
+  table.AddRow({"connectTimeoutMs", absl::StrCat(ConnectTimeoutMsOf(app))});
+  table.AddRow({"requestTimeoutMs", absl::StrCat(RequestTimeoutMsOf(app))});
+  for (int i = 0; i < app.endpoints_size(); ++i) {
+    table.AddRow({absl::StrCat("endpoints[", i, "]"), FormatEndpoint(app.endpoints(i))});
+  }
+  return table.Render();
+}
+
+std::string RenderDataPlanesTable(const v1::ListDataPlanesResponse& response) {
+  std::string out = absl::StrCat("control plane version ", response.version(), "\n");
+  if (response.dataplanes().empty()) {
+    absl::StrAppend(&out, "no data plane attached\n");
+    return out;
+  }
+  Table table({"ID", "ADDRESS", "STATE", "VERSION", "CONNECTED SINCE", "LAST NACK"});
+  for (const v1::DataPlaneStatus& dp : response.dataplanes()) {
+    std::string nack = "-";
+    if (dp.last_nack_version() != 0) {
+      nack = absl::StrCat("version ", dp.last_nack_version(), ": ", dp.last_nack_reason());
+    }
+    std::string state = !dp.connected()                      ? "disconnected"
+                        : dp.version() == response.version() ? "in sync"
+                                                             : "behind";
+    table.AddRow({dp.id(), dp.address(), state, absl::StrCat(dp.version()),
+                  FormatTimestamp(dp.connected_since()), nack});
+  }
+  absl::StrAppend(&out, table.Render());
+  return out;
+}
+
+std::string RenderVersionEvent(const v1::VersionEvent& event) {
+  std::string out = absl::StrCat("version ", event.version());
+  if (!event.changed_apps().empty()) {
+    absl::StrAppend(&out, "  changed: ", absl::StrJoin(event.changed_apps(), ", "));
+  }
+  if (!event.deleted_apps().empty()) {
+    absl::StrAppend(&out, "  deleted: ", absl::StrJoin(event.deleted_apps(), ", "));
+  }
+  return out;
+}
+
+std::vector<std::string> WaitProblems(const v1::WaitForVersionResponse& response) {
+  std::vector<std::string> lines;
+  for (const v1::DataPlaneStatus& dp : response.nacked()) {
+    uint64_t version = dp.last_nack_version() != 0 ? dp.last_nack_version() : response.version();
+    lines.push_back(absl::StrCat("data plane ", DataPlaneLabel(dp), " NACKed version ", version,
+                                 ": ", OneLine(dp.last_nack_reason())));
+  }
+  for (const v1::DataPlaneStatus& dp : response.pending()) {
+    lines.push_back(absl::StrCat("data plane ", DataPlaneLabel(dp), " did not answer version ",
+                                 response.version(), " in time (serves version ", dp.version(),
+                                 ")"));
+  }
+  if (lines.empty() && !response.complete()) {
+    lines.push_back(
+        absl::StrCat("data planes did not all answer version ", response.version(), " in time"));
+  }
+  return lines;
+}
+
+std::string WaitSummary(const v1::WaitForVersionResponse& response) {
+  if (response.acked().empty()) {
+    return absl::StrCat("version ", response.version(), ": no data plane attached");
+  }
+  std::vector<std::string> ids;
+  for (const v1::DataPlaneStatus& dp : response.acked()) ids.push_back(dp.id());
+  std::sort(ids.begin(), ids.end());
+  return absl::StrCat("version ", response.version(), " ACKed by ", ids.size(), " data plane",
+                      ids.size() == 1 ? "" : "s", ": ", absl::StrJoin(ids, ", "));
+}
+
+}  // namespace valet::ctl

@@ -44,6 +44,8 @@ ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
           "Admin listener (/healthz, /readyz, /metrics). Env: VALET_ADMIN_LISTEN.");
 ABSL_FLAG(int, workers, 0, "Event-loop threads; 0 = one per core.");
+ABSL_FLAG(uint32_t, max_apps, 0,
+          "Refuse (NACK) a snapshot with more apps than this; 0 = no limit.");
 ABSL_FLAG(std::string, port_file, "",
           "Once listening, write the bound addresses here (lines 'listen HOST:PORT', "
           "'admin HOST:PORT').");
@@ -68,6 +70,7 @@ int Run() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.workers = absl::GetFlag(FLAGS_workers);
+  options.max_apps = absl::GetFlag(FLAGS_max_apps);
   if (options.workers <= 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
   options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);

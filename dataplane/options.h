@@ -12,6 +12,7 @@ struct ProxyOptions {
   std::string listen = "0.0.0.0:8000";
   std::string admin_listen = "127.0.0.1:8001";
   int workers = 1;
+  uint32_t max_apps = 0;  // A snapshot with more apps is refused (NACK). 0: no limit.
 
   // Client side.
   uint32_t max_header_bytes = 16 * 1024;                  // Larger: 431.

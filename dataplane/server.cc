@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
     listen = listener->local_endpoint();
     server->listeners_.push_back(std::move(listener));
   }
-  server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_);
+  server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
   Server* raw = server.get();
   ASSIGN_OR_RETURN(server->admin_,
                    AdminServer::Create(admin, [raw](std::string_view path) {

@@ -1,11 +1,18 @@
 #include "dataplane/snapshot_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "dataplane/worker.h"
 
 namespace valet {
 
 absl::Status SnapshotStore::Install(const v1::ConfigSnapshot& config) {
+  if (max_apps_ != 0 && static_cast<uint32_t>(config.apps_size()) > max_apps_) {
+    metrics_.config_reloads_failed().fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("snapshot version ", config.version(), " has ", config.apps_size(),
+                     " apps; this data plane serves at most ", max_apps_, " (--max-apps)"));
+  }
   absl::StatusOr<std::shared_ptr<const Snapshot>> compiled = Snapshot::Compile(config, metrics_);
   if (!compiled.ok()) {
     metrics_.config_reloads_failed().fetch_add(1, std::memory_order_relaxed);

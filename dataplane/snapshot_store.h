@@ -22,8 +22,9 @@ class Worker;
 
 class SnapshotStore {
  public:
-  SnapshotStore(std::vector<Worker*> workers, Metrics& metrics)
-      : workers_(std::move(workers)), metrics_(metrics) {}
+  // `max_apps` (0: none) bounds the apps of a snapshot this data plane accepts.
+  SnapshotStore(std::vector<Worker*> workers, Metrics& metrics, uint32_t max_apps)
+      : workers_(std::move(workers)), metrics_(metrics), max_apps_(max_apps) {}
 
   absl::Status Install(const v1::ConfigSnapshot& config);
 
@@ -34,6 +35,7 @@ class SnapshotStore {
  private:
   std::vector<Worker*> workers_;
   Metrics& metrics_;
+  const uint32_t max_apps_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
 };

@@ -47,6 +47,11 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     response_.body() = std::move(answer.body);
     response_.keep_alive(request_.keep_alive());
     response_.prepare_payload();
+    if (request_.method() == http::verb::head) {
+      size_t length = response_.body().size();
+      response_.body().clear();
+      response_.content_length(length);
+    }
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec || !self->response_.keep_alive()) return;

@@ -45,6 +45,14 @@ absl::Status CheckFraming(const http::fields& fields) {
   return absl::OkStatus();
 }
 
+absl::Status CheckHost(const http::fields& fields, unsigned version) {
+  auto hosts = fields.equal_range(http::field::host);
+  auto count = std::distance(hosts.first, hosts.second);
+  if (count > 1) return absl::InvalidArgumentError("more than one Host");
+  if (count == 0 && version >= 11) return absl::InvalidArgumentError("no Host");
+  return absl::OkStatus();
+}
+
 void StripHopByHop(http::fields& fields) {
   // Fields named in Connection are hop-by-hop too; collect them before Connection goes.
   std::vector<std::string> named;

@@ -14,6 +14,9 @@ namespace valet {
 // and any Transfer-Encoding other than a single "chunked".
 absl::Status CheckFraming(const boost::beast::http::fields& fields);
 
+// RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
+absl::Status CheckHost(const boost::beast::http::fields& fields, unsigned version);
+
 // Removes hop-by-hop fields, those named in Connection included, and the framing fields
 // (Content-Length, Transfer-Encoding), which the caller sets again for the next hop.
 void StripHopByHop(boost::beast::http::fields& fields);

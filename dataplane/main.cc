@@ -182,7 +182,10 @@ int Run() {
           signals.async_wait(on_signal);
           return;
         }
-        VALET_LOG(INFO) << "draining (signal " << signo << ")";
+        VALET_LOG(INFO) << "draining (signal " << signo << "); a second signal exits at once";
+        // Give the signals back to their default action: a second one ends the process.
+        boost::system::error_code ignored;
+        signals.clear(ignored);
         signals_io.stop();
       };
   signals.async_wait(on_signal);

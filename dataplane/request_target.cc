@@ -32,6 +32,34 @@ bool IsDotDot(std::string_view s) {
   return false;
 }
 
+// True if a backend that decodes "%2F" or "%5C", takes "\\" for "/", or drops ";params" could
+// read a dot-segment inside `segment` ("..%2f..", "..;x", "a\\..").
+bool HidesDotSegment(std::string_view segment) {
+  std::string flat;
+  flat.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '\\') {
+      flat.push_back('/');
+    } else if (segment[i] == '%' && i + 2 < segment.size() &&
+               (IEquals(segment.substr(i, 3), "%2f") || IEquals(segment.substr(i, 3), "%5c"))) {
+      flat.push_back('/');
+      i += 2;
+    } else {
+      flat.push_back(segment[i]);
+    }
+  }
+  size_t pos = 0;
+  while (pos <= flat.size()) {
+    size_t end = flat.find('/', pos);
+    if (end == std::string::npos) end = flat.size();
+    std::string_view part = std::string_view(flat).substr(pos, end - pos);
+    part = part.substr(0, part.find(';'));
+    if (IsDot(part) || IsDotDot(part)) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<RequestTarget> ParseRequestTarget(std::string_view target) {
@@ -90,6 +118,9 @@ absl::StatusOr<RequestTarget> ParseRequestTarget(std::string_view target) {
     } else if (IsDotDot(seg)) {
       if (!segments.empty()) segments.pop_back();
       trailing_slash = true;
+    } else if (HidesDotSegment(seg)) {
+      return absl::InvalidArgumentError(
+          "path segment hides a dot-segment (encoded slash, backslash or \";\")");
     } else {
       segments.push_back(seg);
       trailing_slash = false;

@@ -58,6 +58,7 @@ size_t Server::SessionCount() const {
 
 bool Server::Drain(std::chrono::milliseconds timeout) {
   stopped_ = true;
+  draining_ = true;
   for (auto& listener : listeners_) listener->Stop();
   for (auto& worker : workers_) worker->Drain();
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -75,6 +76,7 @@ AdminResponse Server::HandleAdmin(std::string_view path) {
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
   if (path == "/readyz") {
     uint64_t version = snapshots_->version();
+    if (draining_) return {503, "text/plain; charset=utf-8", "not ready: draining\n"};
     if (snapshots_->current() == nullptr) {
       return {503, "text/plain; charset=utf-8", "not ready: no config snapshot yet\n"};
     }

@@ -3,6 +3,7 @@
 #ifndef VALET_DATAPLANE_SERVER_H_
 #define VALET_DATAPLANE_SERVER_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -47,6 +48,7 @@ class Server {
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<AdminServer> admin_;
   bool stopped_ = false;
+  std::atomic<bool> draining_{false};  // /readyz answers 503 from the start of a drain.
 };
 
 }  // namespace valet

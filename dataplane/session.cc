@@ -18,8 +18,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Body bytes moved per read/write. Allocated per session on its first body.
-constexpr size_t kRelayBufferBytes = 16 * 1024;
+// Socket reads ask for this much: Beast reads max(512, free capacity) at a time, so a buffer
+// with room takes a header and a small body in one recv(2).
+constexpr size_t kClientReadBytes = 2 * 1024;
+constexpr size_t kBodyReadBytes = 16 * 1024;
+// A client buffer grown past this by a body is given back once the exchange ends.
+constexpr size_t kClientBufferKeepBytes = 4 * 1024;
+// Interim (1xx) answers tolerated before the final one.
+constexpr int kMaxInterimResponses = 8;
 // After refusing a request whose body is unread, read and drop at most this much (for at most
 // kLingerTime) before closing, so the client sees the answer instead of a reset.
 constexpr size_t kLingerMaxBytes = 1 << 20;
@@ -27,6 +33,21 @@ constexpr std::chrono::seconds kLingerTime{2};
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+// RFC 9110 9.2.2: a proxy may send these again after a lost connection; never POST or PATCH.
+bool IsIdempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool IsConnectionLoss(const beast::error_code& ec) {
@@ -43,12 +64,14 @@ Session::Session(Worker& worker, tcp::socket socket)
   tcp::endpoint remote = client_.socket().remote_endpoint(ec);
   client_ip_ = ec ? "unknown" : remote.address().to_string();
   client_.socket().set_option(tcp::no_delay(true), ec);
+  client_buffer_.reserve(kClientReadBytes);
   worker_.AddSession(this);
   worker_.metrics().active_connections().fetch_add(1, std::memory_order_relaxed);
 }
 
 Session::~Session() {
   if (upstream_) ReleaseUpstream(false);
+  if (relay_buffer_) worker_.ReleaseRelayBuffer(std::move(relay_buffer_));
   worker_.RemoveSession(this);
   worker_.metrics().active_connections().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -56,7 +79,8 @@ Session::~Session() {
 void Session::Start() { ReadRequestHeader(); }
 
 void Session::OnDrain() {
-  if (idle_) Close();
+  // Idle means no byte of a next request has arrived; a half-read header is let finish.
+  if (idle_ && client_buffer_.size() == 0) Close();
 }
 
 void Session::Close() {
@@ -70,7 +94,7 @@ void Session::Close() {
 }
 
 char* Session::RelayBuffer() {
-  if (!relay_buffer_) relay_buffer_ = std::make_unique<char[]>(kRelayBufferBytes);
+  if (!relay_buffer_) relay_buffer_ = worker_.AcquireRelayBuffer();
   return relay_buffer_.get();
 }
 
@@ -92,7 +116,6 @@ void Session::ReadRequestHeader() {
 }
 
 void Session::OnRequestHeader(beast::error_code ec) {
-  bool was_idle = idle_;
   idle_ = false;
   started_ = std::chrono::steady_clock::now();
   if (ec) {
@@ -107,9 +130,8 @@ void Session::OnRequestHeader(beast::error_code ec) {
       worker_.metrics().malformed_requests().fetch_add(1, std::memory_order_relaxed);
       return SendError(errors::BadRequest("malformed request: " + ec.message()));
     }
-    // The client went away, or stayed silent past the deadline (was_idle: a keep-alive
-    // connection nobody reused). Nothing to answer.
-    (void)was_idle;
+    // The client went away, or stayed silent past the deadline (an idle keep-alive
+    // connection, or a header that never finished). Nothing to answer.
     return Close();
   }
   HandleRequest();
@@ -122,7 +144,9 @@ void Session::HandleRequest() {
   head_request_ = req.method() == http::verb::head;
 
   // Stage: framing. Ambiguous framing is refused, never passed on.
-  if (absl::Status framing = CheckFraming(req); !framing.ok()) {
+  absl::Status framing = CheckFraming(req);
+  if (framing.ok()) framing = CheckHost(req, req.version());
+  if (!framing.ok()) {
     worker_.metrics().malformed_requests().fetch_add(1, std::memory_order_relaxed);
     client_keep_alive_ = false;
     return SendError(errors::BadRequest(std::string(framing.message())));
@@ -145,11 +169,13 @@ void Session::HandleRequest() {
   // Stage: upstream. Prepare the request for the next hop in place.
   request_has_body_ = !request_->is_done();
   auto expect = req.find(http::field::expect);
-  expects_continue_ =
-      expect != req.end() && beast::iequals(expect->value(), "100-continue") && request_has_body_;
+  // RFC 9110 10.1.1: an HTTP/1.0 client's Expect is ignored.
+  expects_continue_ = expect != req.end() && beast::iequals(expect->value(), "100-continue") &&
+                      request_has_body_ && !client_http10_;
   req.erase(http::field::expect);
-  SetForwardedFields(req, client_ip_, "http");
+  // Strip first: a client must not be able to name the gateway's own fields in Connection.
   StripHopByHop(req);
+  SetForwardedFields(req, client_ip_, "http");
   req.version(11);
   if (auto length = request_->content_length()) {
     req.content_length(*length);
@@ -164,6 +190,12 @@ void Session::SendError(const GatewayError& error) {
   bool keep_alive = client_keep_alive_ && request_ && request_->is_header_done() &&
                     request_->is_done() && !worker_.draining();
   error_response_.emplace(MakeErrorResponse(error, target_.app, keep_alive));
+  if (head_request_) {
+    // The length of the answer a GET would get, and no body.
+    size_t length = error_response_->body().size();
+    error_response_->body().clear();
+    error_response_->content_length(length);
+  }
   RecordRequest(error.status);
   client_.expires_after(worker_.options().client_timeout);
   http::async_write(client_, *error_response_,
@@ -178,7 +210,6 @@ void Session::OnErrorSent(beast::error_code ec, bool keep_alive) {
 }
 
 void Session::EndExchange(bool keep_alive) {
-  bool request_read_whole = request_ && request_->is_header_done() && request_->is_done();
   request_serializer_.reset();
   response_serializer_.reset();
   response_.reset();
@@ -189,20 +220,29 @@ void Session::EndExchange(bool keep_alive) {
   tried_.clear();
   last_connect_error_.reset();
   upstream_reused_ = fresh_retry_used_ = request_has_body_ = expects_continue_ = false;
+  head_request_ = client_http10_ = no_body_response_ = early_answer_ = false;
+  interim_responses_ = 0;
   target_ = RequestTarget();
+  if (relay_buffer_) worker_.ReleaseRelayBuffer(std::move(relay_buffer_));
+  if (client_buffer_.size() == 0 && client_buffer_.capacity() > kClientBufferKeepBytes) {
+    client_buffer_ = beast::flat_buffer();
+    client_buffer_.reserve(kClientReadBytes);
+  }
   if (closed_) return;
   if (keep_alive && !worker_.draining()) return ReadRequestHeader();
   request_.reset();
   beast::error_code ignored;
   client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  if (request_read_whole) return Close();
+  // Read and drop what the client still sends (an unread body, pipelined requests) before
+  // closing: closing with unread bytes resets the connection and can destroy our answer.
+  client_.expires_after(kLingerTime);
   Linger(0);
 }
 
 void Session::Linger(size_t discarded) {
   if (closed_ || discarded >= kLingerMaxBytes) return Close();
-  client_.expires_after(kLingerTime);
-  client_.async_read_some(asio::buffer(RelayBuffer(), kRelayBufferBytes),
+  // One deadline for the whole linger (set by the caller), not one per read.
+  client_.async_read_some(asio::buffer(RelayBuffer(), Worker::kRelayBufferBytes),
                           [self = shared_from_this(), discarded](beast::error_code ec, size_t n) {
                             if (ec) return self->Close();
                             self->Linger(discarded + n);
@@ -264,6 +304,10 @@ void Session::SendRequestHeader() {
   req.body().size = 0;
   req.body().more = request_has_body_;
   request_serializer_.emplace(req);
+  if (request_has_body_ && !expects_continue_ && client_buffer_.size() > 0) {
+    // Body bytes came with the header: the relay's first write carries header and body.
+    return StartRequestRelay();
+  }
   upstream_->stream.expires_after(worker_.options().upstream_io_timeout);
   http::async_write_header(upstream_->stream, *request_serializer_,
                            [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -287,8 +331,13 @@ void Session::OnRequestHeaderSent(beast::error_code ec) {
                                self->OnContinueSent(ec);
                              });
   }
+  StartRequestRelay();
+}
+
+void Session::StartRequestRelay() {
+  client_buffer_.reserve(kBodyReadBytes);
   request_relay_.Start(client_, client_buffer_, *request_, upstream_->stream, *request_serializer_,
-                       RelayBuffer(), kRelayBufferBytes, worker_.options().client_timeout,
+                       RelayBuffer(), Worker::kRelayBufferBytes, worker_.options().client_timeout,
                        worker_.options().upstream_io_timeout);
 }
 
@@ -299,11 +348,14 @@ void Session::OnContinueSent(beast::error_code ec) {
 
 void Session::OnRequestBodyRelayed(beast::error_code ec, RelaySide side) {
   if (!ec) return ReadResponseHeader();
-  ReleaseUpstream(false);
-  if (side == RelaySide::kOutput) {
-    app_->stats->RecordUpstreamError(UpstreamError::kReset);
-    return SendError(errors::UpstreamReset());
+  if (side == RelaySide::kOutput && !closed_) {
+    // The backend stopped reading: it may have answered early (413, 401). Forward that answer
+    // if there is one; the client's unread body means the connection closes afterwards.
+    client_keep_alive_ = false;
+    early_answer_ = true;
+    return ReadResponseHeader();
   }
+  ReleaseUpstream(false);
   if (ec == http::error::body_limit) return SendError(errors::BodyTooLarge());
   if (IsHttpParseError(ec) && !IsConnectionLoss(ec)) {
     worker_.metrics().malformed_requests().fetch_add(1, std::memory_order_relaxed);
@@ -319,7 +371,11 @@ void Session::ReadResponseHeader() {
   // optional and refuses every Content-Length body.
   response_->body_limit(std::numeric_limits<std::uint64_t>::max());
   if (head_request_) response_->skip(true);
-  upstream_->stream.expires_after(app_->request_timeout);
+  // One deadline for the answer's header, however many interim answers come first.
+  if (interim_responses_ == 0) {
+    response_deadline_ = std::chrono::steady_clock::now() + app_->request_timeout;
+  }
+  upstream_->stream.expires_at(response_deadline_);
   http::async_read_header(upstream_->stream, upstream_->buffer, *response_,
                           [self = shared_from_this()](beast::error_code ec, size_t) {
                             self->OnResponseHeader(ec);
@@ -329,6 +385,11 @@ void Session::ReadResponseHeader() {
 void Session::OnResponseHeader(beast::error_code ec) {
   if (ec) {
     if (closed_) return;
+    if (early_answer_) {
+      app_->stats->RecordUpstreamError(UpstreamError::kReset);
+      ReleaseUpstream(false);
+      return SendError(errors::UpstreamReset());
+    }
     if (RetryOnFreshConnection(ec)) return;
     if (ec == beast::error::timeout) {
       return FailUpstream(errors::UpstreamTimeout(), UpstreamError::kTimeout);
@@ -345,7 +406,14 @@ void Session::OnResponseHeader(beast::error_code ec) {
     return FailUpstream(errors::BadUpstreamResponse("unexpected 101 Switching Protocols"),
                         UpstreamError::kBadResponse);
   }
-  if (status >= 100 && status < 200) return ReadResponseHeader();  // Interim: wait for the final.
+  if (status >= 100 && status < 200) {
+    // Interim: wait for the final answer.
+    if (++interim_responses_ > kMaxInterimResponses) {
+      return FailUpstream(errors::BadUpstreamResponse("too many interim (1xx) answers"),
+                          UpstreamError::kBadResponse);
+    }
+    return ReadResponseHeader();
+  }
 
   no_body_response_ = head_request_ || status == 204 || status == 304;
   boost::optional<uint64_t> length = response_->content_length();
@@ -362,11 +430,16 @@ void Session::OnResponseHeader(beast::error_code ec) {
     keep_alive = false;  // An HTTP/1.0 client: the close ends the body.
   }
   res.keep_alive(keep_alive);
+  if (keep_alive && client_http10_) res.set(http::field::connection, "keep-alive");
   client_keep_alive_ = keep_alive;
   res.body().data = nullptr;
   res.body().size = 0;
   res.body().more = !no_body_response_;
   response_serializer_.emplace(res);
+  if (!no_body_response_ && upstream_->buffer.size() > 0) {
+    // Body bytes came with the header: the relay's first write carries header and body.
+    return StartResponseRelay();
+  }
   client_.expires_after(worker_.options().client_timeout);
   http::async_write_header(client_, *response_serializer_,
                            [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -385,8 +458,12 @@ void Session::OnResponseHeaderSent(beast::error_code ec) {
     RecordRequest(response_->get().result_int());
     return EndExchange(client_keep_alive_);
   }
+  StartResponseRelay();
+}
+
+void Session::StartResponseRelay() {
   response_relay_.Start(upstream_->stream, upstream_->buffer, *response_, client_,
-                        *response_serializer_, RelayBuffer(), kRelayBufferBytes,
+                        *response_serializer_, RelayBuffer(), Worker::kRelayBufferBytes,
                         worker_.options().upstream_io_timeout, worker_.options().client_timeout);
 }
 
@@ -410,7 +487,8 @@ void Session::OnResponseBodyRelayed(beast::error_code ec, RelaySide side) {
 bool Session::RetryOnFreshConnection(beast::error_code ec) {
   // A pooled connection the backend closed just as it was reused: the request carried no body
   // and no answer began, so sending it again on a new connection is safe.
-  if (!upstream_reused_ || fresh_retry_used_ || request_has_body_ || !IsConnectionLoss(ec)) {
+  if (!upstream_reused_ || fresh_retry_used_ || request_has_body_ || !IsConnectionLoss(ec) ||
+      !IsIdempotent(request_->get().method()) || interim_responses_ > 0) {
     return false;
   }
   if (response_ && response_->got_some()) return false;
@@ -435,7 +513,8 @@ void Session::ReleaseUpstream(bool reusable) {
   if (!upstream_) return;
   EndpointState& state = worker_.balancer().StateOf(*endpoint_);
   if (state.outstanding > 0) state.outstanding--;
-  if (reusable && !closed_) {
+  // After an answer to a request whose body was not sent whole, the connection is unusable.
+  if (reusable && !closed_ && !early_answer_) {
     worker_.pool().Release(std::move(upstream_));
     return;
   }

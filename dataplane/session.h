@@ -71,10 +71,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendRequestHeader();
   void OnRequestHeaderSent(boost::beast::error_code ec);
   void OnContinueSent(boost::beast::error_code ec);
+  void StartRequestRelay();
   void OnRequestBodyRelayed(boost::beast::error_code ec, RelaySide side);
   void ReadResponseHeader();
   void OnResponseHeader(boost::beast::error_code ec);
   void OnResponseHeaderSent(boost::beast::error_code ec);
+  void StartResponseRelay();
   void OnResponseBodyRelayed(boost::beast::error_code ec, RelaySide side);
   void FailUpstream(const GatewayError& error, UpstreamError kind);
   bool RetryOnFreshConnection(boost::beast::error_code ec);
@@ -111,11 +113,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_request_ = false;
   bool client_http10_ = false;
   bool no_body_response_ = false;
+  bool early_answer_ = false;  // The backend stopped reading the body; read its answer anyway.
+  int interim_responses_ = 0;
+  std::chrono::steady_clock::time_point response_deadline_;
   bool client_keep_alive_ = false;
   std::optional<GatewayError> last_connect_error_;
   std::chrono::steady_clock::time_point started_;
 
-  std::unique_ptr<char[]> relay_buffer_;  // Allocated on the first body, kept for the session.
+  std::unique_ptr<char[]> relay_buffer_;  // Borrowed from the worker for one exchange.
   BodyRelay<true, Session> request_relay_{this, &Session::OnRequestBodyRelayed};
   BodyRelay<false, Session> response_relay_{this, &Session::OnResponseBodyRelayed};
 };

@@ -56,6 +56,8 @@ void UpstreamPool::Connect(const EndpointSpec& endpoint, std::chrono::millisecon
                            ConnectDone done) {
   auto conn = std::make_unique<UpstreamConnection>(io_);
   conn->key = endpoint.key;
+  // Room for a whole small answer (header and body) in one recv(2).
+  conn->buffer.reserve(16 * 1024);
   UpstreamConnection* raw = conn.get();
   auto on_connect = [conn = std::move(conn), done](beast::error_code ec, auto&&...) mutable {
     if (!ec) {

@@ -47,6 +47,19 @@ void Worker::Stop() {
   thread_.join();
 }
 
+std::unique_ptr<char[]> Worker::AcquireRelayBuffer() {
+  if (spare_buffers_.empty()) return std::make_unique<char[]>(kRelayBufferBytes);
+  std::unique_ptr<char[]> buffer = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return buffer;
+}
+
+void Worker::ReleaseRelayBuffer(std::unique_ptr<char[]> buffer) {
+  // Keep as many as are busy at a peak, up to a bound; free the rest.
+  constexpr size_t kMaxSpareBuffers = 256;
+  if (spare_buffers_.size() < kMaxSpareBuffers) spare_buffers_.push_back(std::move(buffer));
+}
+
 void Worker::ScheduleSweep() {
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {

@@ -25,6 +25,9 @@ class Session;
 
 class Worker {
  public:
+  // Size of the buffers a session borrows to move body bytes.
+  static constexpr size_t kRelayBufferBytes = 16 * 1024;
+
   Worker(int index, const ProxyOptions& options, Metrics& metrics);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -40,6 +43,9 @@ class Worker {
   UpstreamPool& pool() { return pool_; }
   Balancer& balancer() { return balancer_; }
   bool draining() const { return draining_; }
+  // Body buffers are lent per exchange, so idle keep-alive connections hold none.
+  std::unique_ptr<char[]> AcquireRelayBuffer();
+  void ReleaseRelayBuffer(std::unique_ptr<char[]> buffer);
   void AddSession(Session* s) {
     sessions_.insert(s);
     session_count_.fetch_add(1, std::memory_order_relaxed);
@@ -70,6 +76,7 @@ class Worker {
   Balancer balancer_;
   bool draining_ = false;
   absl::flat_hash_set<Session*> sessions_;
+  std::vector<std::unique_ptr<char[]>> spare_buffers_;
   std::atomic<size_t> session_count_{0};
   std::thread thread_;
 };

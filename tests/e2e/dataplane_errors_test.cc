@@ -135,6 +135,12 @@ TEST_F(MalformedTest, GarbageIs400) {
   EXPECT_NE(out.find("\"code\":\"bad_request\""), std::string::npos) << out;
   out = Raw("GET /shop/x HTTP/1.1\r\nHost: x\r\nBad\x01Name: v\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  out = Raw("GET /shop/x HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << "no Host: " << out;
+  out = Raw("GET /shop/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << "two Hosts: " << out;
+  out = Raw("GET /shop/..;/admin HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << "hidden dot-segment: " << out;
   EXPECT_EQ(backend_->request_count(), 0u);
 }
 

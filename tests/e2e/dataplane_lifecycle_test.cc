@@ -149,6 +149,13 @@ TEST_F(LifecycleTest, SigtermDrainsRequestsInFlightAndExitsZero) {
   }
   ASSERT_TRUE(slow->WaitForRequests(4, absl::Seconds(10)));
   ASSERT_TRUE(dataplane_->Signal(SIGTERM).ok());
+  // Load balancers are told at once to send no more.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto ready = Admin("/readyz");
+        return ready.ok() && ready->status == 503;
+      },
+      absl::Seconds(5)));
   for (auto& c : clients) c.join();
   EXPECT_EQ(finished.load(), 4);
   auto code = dataplane_->Wait(absl::Seconds(20));

@@ -146,6 +146,14 @@ TEST_F(ProxyTest, HopByHopFieldsStrippedAndForwardedFieldsSet) {
   EXPECT_EQ(HeaderIn(echo, "X-Forwarded-Host"), listen_);
   EXPECT_EQ(HeaderIn(echo, "Host"), backend_->host_port());
 
+  // A client cannot make the gateway drop its own fields by naming them in Connection.
+  auto named = client.Get("/shop/h", {{"Connection", "X-Forwarded-For, X-Forwarded-Host"},
+                                      {"X-Forwarded-For", "203.0.113.9"}});
+  ASSERT_TRUE(named.ok()) << named.status();
+  Json named_echo = EchoOf(*named);
+  EXPECT_EQ(HeaderIn(named_echo, "X-Forwarded-For"), "127.0.0.1");
+  EXPECT_EQ(HeaderIn(named_echo, "X-Forwarded-Host"), listen_);
+
   // And on the way back.
   backend_->SetHandler([](const RecordedRequest&) {
     return BackendReply::Respond(200, "ok",
@@ -157,6 +165,20 @@ TEST_F(ProxyTest, HopByHopFieldsStrippedAndForwardedFieldsSet) {
   EXPECT_EQ(back->HeaderCount("X-Back"), 0u);
   EXPECT_EQ(back->HeaderCount("Keep-Alive"), 0u);
   EXPECT_EQ(back->Header("X-Kept"), "2");
+}
+
+TEST_F(ProxyTest, HeadErrorsCarryNoBodyAndKeepTheConnectionInStep) {
+  HttpClient client = Client();
+  auto head = client.Send("HEAD", "/nope/x");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->status, 404);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_NE(head->Header("Content-Length"), "0");
+  // Had a body been sent, this answer would be read from it.
+  auto next = client.Get("/shop/after");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->status, 200);
+  EXPECT_TRUE(next->reused_connection);
 }
 
 TEST_F(ProxyTest, KeepAliveReusesConnectionsOnBothSides) {

@@ -42,6 +42,19 @@ TEST(CheckFramingTest, RefusesAmbiguousFraming) {
   EXPECT_FALSE(CheckFraming(two_codings).ok());
 }
 
+TEST(CheckHostTest, OneHostInHttp11) {
+  http::fields none;
+  EXPECT_FALSE(CheckHost(none, 11).ok());
+  EXPECT_TRUE(CheckHost(none, 10).ok());
+  http::fields two;
+  two.insert(http::field::host, "a");
+  two.insert(http::field::host, "b");
+  EXPECT_FALSE(CheckHost(two, 11).ok());
+  http::fields one;
+  one.set(http::field::host, "a");
+  EXPECT_TRUE(CheckHost(one, 11).ok());
+}
+
 TEST(StripHopByHopTest, RemovesHopByHopAndConnectionNamedFields) {
   http::fields f;
   f.set(http::field::connection, "keep-alive, X-Secret");

@@ -49,6 +49,17 @@ TEST(RequestTargetTest, RefusesWhatIsNotAPath) {
   EXPECT_FALSE(ParseRequestTarget("ftp://h/app").ok());
 }
 
+TEST(RequestTargetTest, RefusesDotSegmentsABackendCouldDecode) {
+  for (const char* t : {"/app/..%2f..%2fadmin", "/app/..%2Fx", "/app/..;/manager", "/app/.;x/y",
+                        "/app/a\\..\\b", "/app/..%5cwin", "/app/x/%2e%2e;p/y"}) {
+    EXPECT_FALSE(ParseRequestTarget(t).ok()) << t;
+  }
+  // Encoded slashes and parameters that hide nothing pass unchanged.
+  auto t = ParseRequestTarget("/app/group%2Fproject/items;v=2");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->rest, "/group%2Fproject/items;v=2");
+}
+
 TEST(UpstreamTargetTest, JoinsPrefixRestAndQuery) {
   auto t = [](const char* s) { return *ParseRequestTarget(s); };
   EXPECT_EQ(UpstreamTarget("", t("/app")), "/");

@@ -13,13 +13,13 @@
 #include <cstddef>
 
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/serializer.hpp"
 #include "boost/beast/http/write.hpp"
+#include "dataplane/net_types.h"
 
 namespace valet {
 
@@ -37,8 +37,8 @@ class BodyRelay {
 
   // Relays the rest of `parser`'s body into `serializer` (whose header is already written).
   // `buffer` must hold `buffer_size` bytes and outlive the relay.
-  void Start(boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buffer, Parser& parser,
-             boost::beast::tcp_stream& out, Serializer& serializer, char* buffer,
+  void Start(TcpStream& in, boost::beast::flat_buffer& in_buffer, Parser& parser,
+             TcpStream& out, Serializer& serializer, char* buffer,
              size_t buffer_size, std::chrono::milliseconds in_timeout,
              std::chrono::milliseconds out_timeout) {
     in_ = &in;
@@ -109,10 +109,10 @@ class BodyRelay {
 
   Owner* owner_;
   Done done_;
-  boost::beast::tcp_stream* in_ = nullptr;
+  TcpStream* in_ = nullptr;
   boost::beast::flat_buffer* in_buffer_ = nullptr;
   Parser* parser_ = nullptr;
-  boost::beast::tcp_stream* out_ = nullptr;
+  TcpStream* out_ = nullptr;
   Serializer* serializer_ = nullptr;
   char* buffer_ = nullptr;
   size_t buffer_size_ = 0;

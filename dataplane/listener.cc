@@ -40,28 +40,35 @@ absl::StatusOr<tcp::endpoint> ParseListenAddress(std::string_view text) {
   return tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 
-absl::StatusOr<std::shared_ptr<Listener>> Listener::Bind(Worker& worker, const tcp::endpoint& ep) {
-  tcp::acceptor acceptor(worker.io());
+absl::StatusOr<std::shared_ptr<Listener>> Listener::Bind(std::vector<Worker*> workers,
+                                                         const tcp::endpoint& ep) {
+  tcp::acceptor acceptor(workers.front()->io());
   boost::system::error_code ec;
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    int one = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-      ec = boost::system::error_code(errno, boost::system::system_category());
-    }
-  }
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", ep.address().to_string(), ":",
                                                ep.port(), ": ", ec.message()));
   }
-  return std::shared_ptr<Listener>(new Listener(worker, std::move(acceptor)));
+  return std::shared_ptr<Listener>(new Listener(std::move(workers), std::move(acceptor)));
 }
 
-Listener::Listener(Worker& worker, tcp::acceptor acceptor)
-    : worker_(worker), acceptor_(std::move(acceptor)), backoff_(worker.io()) {}
+Listener::Listener(std::vector<Worker*> workers, tcp::acceptor acceptor)
+    : workers_(std::move(workers)),
+      acceptor_(std::move(acceptor)),
+      backoff_(workers_.front()->io()) {}
+
+Worker& Listener::LeastLoaded() {
+  size_t best = next_ % workers_.size();
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    size_t candidate = (next_ + i) % workers_.size();
+    if (workers_[candidate]->session_count() < workers_[best]->session_count()) best = candidate;
+  }
+  next_ = best + 1;
+  return *workers_[best];
+}
 
 tcp::endpoint Listener::local_endpoint() const {
   boost::system::error_code ec;
@@ -69,11 +76,11 @@ tcp::endpoint Listener::local_endpoint() const {
 }
 
 void Listener::Start() {
-  asio::post(worker_.io(), [self = shared_from_this()] { self->Accept(); });
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->Accept(); });
 }
 
 void Listener::Stop() {
-  asio::post(worker_.io(), [self = shared_from_this()] {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
     self->backoff_.cancel();
@@ -81,8 +88,12 @@ void Listener::Stop() {
 }
 
 void Listener::Accept() {
+  // The new socket belongs to its worker's loop from the start; only the session's creation is
+  // posted there.
+  Worker& worker = LeastLoaded();
+  auto socket = std::make_shared<TcpSocket>(worker.io().get_executor());
   acceptor_.async_accept(
-      worker_.io(), [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+      *socket, [self = shared_from_this(), &worker, socket](boost::system::error_code ec) {
         if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
         if (ec) {
           // Out of file descriptors or memory: back off instead of spinning.
@@ -93,7 +104,9 @@ void Listener::Accept() {
           });
           return;
         }
-        std::make_shared<Session>(self->worker_, std::move(socket))->Start();
+        asio::post(worker.io(), [&worker, socket]() {
+          std::make_shared<Session>(worker, std::move(*socket))->Start();
+        });
         self->Accept();
       });
 }

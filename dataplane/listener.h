@@ -1,9 +1,11 @@
-// Accepts client connections for one worker. Every worker has its own listening socket on the
-// same address (SO_REUSEPORT), so the kernel spreads connections and no lock is shared.
+// Accepts client connections on the first worker's loop and hands each to the worker that holds
+// the fewest connections, so load spreads evenly however few the connections are (a kernel
+// hash, as with SO_REUSEPORT, can leave one worker with most of them and a long tail).
 #ifndef VALET_DATAPLANE_LISTENER_H_
 #define VALET_DATAPLANE_LISTENER_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "boost/asio/ip/tcp.hpp"
@@ -15,9 +17,8 @@ class Worker;
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Binds `endpoint` on `worker`'s loop. Port 0 picks a free port; the others then bind to
-  // local_endpoint() of the first.
-  static absl::StatusOr<std::shared_ptr<Listener>> Bind(Worker& worker,
+  // Binds `ep` (port 0 picks a free port). `workers` must outlive the listener.
+  static absl::StatusOr<std::shared_ptr<Listener>> Bind(std::vector<Worker*> workers,
                                                         const boost::asio::ip::tcp::endpoint& ep);
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -26,10 +27,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void Stop();   // Any thread: closes the socket (posted).
 
  private:
-  Listener(Worker& worker, boost::asio::ip::tcp::acceptor acceptor);
+  Listener(std::vector<Worker*> workers, boost::asio::ip::tcp::acceptor acceptor);
   void Accept();
+  Worker& LeastLoaded();
 
-  Worker& worker_;
+  std::vector<Worker*> workers_;
+  size_t next_ = 0;  // Round robin among equally loaded workers.
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
 };

@@ -19,12 +19,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
     server->workers_.push_back(std::make_unique<Worker>(i, server->options_, server->metrics_));
     raw_workers.push_back(server->workers_.back().get());
   }
-  for (auto& worker : server->workers_) {
-    ASSIGN_OR_RETURN(std::shared_ptr<Listener> listener, Listener::Bind(*worker, listen));
-    // Port 0: the first bind picked a port; the other workers share it.
-    listen = listener->local_endpoint();
-    server->listeners_.push_back(std::move(listener));
-  }
+  ASSIGN_OR_RETURN(server->listener_, Listener::Bind(raw_workers, listen));
   server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
   Server* raw = server.get();
   ASSIGN_OR_RETURN(server->admin_,
@@ -39,14 +34,14 @@ Server::~Server() {
 }
 
 boost::asio::ip::tcp::endpoint Server::listen_endpoint() const {
-  return listeners_.front()->local_endpoint();
+  return listener_->local_endpoint();
 }
 
 boost::asio::ip::tcp::endpoint Server::admin_endpoint() const { return admin_->local_endpoint(); }
 
 void Server::Start() {
   for (auto& worker : workers_) worker->Start();
-  for (auto& listener : listeners_) listener->Start();
+  listener_->Start();
   admin_->Start();
 }
 
@@ -59,7 +54,7 @@ size_t Server::SessionCount() const {
 bool Server::Drain(std::chrono::milliseconds timeout) {
   stopped_ = true;
   draining_ = true;
-  for (auto& listener : listeners_) listener->Stop();
+  listener_->Stop();
   for (auto& worker : workers_) worker->Drain();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (SessionCount() > 0 && std::chrono::steady_clock::now() < deadline) {

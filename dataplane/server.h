@@ -44,7 +44,7 @@ class Server {
   ProxyOptions options_;
   Metrics metrics_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<AdminServer> admin_;
   bool stopped_ = false;

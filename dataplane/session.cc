@@ -58,7 +58,7 @@ bool IsConnectionLoss(const beast::error_code& ec) {
 
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket)
+Session::Session(Worker& worker, TcpSocket socket)
     : worker_(worker), client_(std::move(socket)) {
   beast::error_code ec;
   tcp::endpoint remote = client_.socket().remote_endpoint(ec);
@@ -232,7 +232,7 @@ void Session::EndExchange(bool keep_alive) {
   if (keep_alive && !worker_.draining()) return ReadRequestHeader();
   request_.reset();
   beast::error_code ignored;
-  client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  client_.socket().shutdown(TcpSocket::shutdown_send, ignored);
   // Read and drop what the client still sends (an unread body, pipelined requests) before
   // closing: closing with unread bytes resets the connection and can destroy our answer.
   client_.expires_after(kLingerTime);

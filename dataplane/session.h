@@ -19,7 +19,6 @@
 
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/serializer.hpp"
@@ -27,6 +26,7 @@
 #include "dataplane/balancer.h"
 #include "dataplane/body_relay.h"
 #include "dataplane/gateway_error.h"
+#include "dataplane/net_types.h"
 #include "dataplane/request_target.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/upstream_pool.h"
@@ -37,7 +37,7 @@ class Worker;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  Session(Worker& worker, TcpSocket socket);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session();
@@ -88,7 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
   friend class BodyRelay;
 
   Worker& worker_;
-  boost::beast::tcp_stream client_;
+  TcpStream client_;
   boost::beast::flat_buffer client_buffer_;
   std::string client_ip_;
   bool idle_ = false;     // Waiting for the first byte of the next request.

@@ -16,15 +16,15 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
+#include "dataplane/net_types.h"
 #include "dataplane/snapshot.h"
 
 namespace valet {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::io_context& io) : stream(io) {}
+  explicit UpstreamConnection(boost::asio::io_context& io) : stream(io.get_executor()) {}
 
-  boost::beast::tcp_stream stream;
+  TcpStream stream;
   boost::beast::flat_buffer buffer;
   std::string key;  // EndpointSpec::key
   std::chrono::steady_clock::time_point idle_since{};

@@ -1,7 +1,11 @@
-// Streams an HTTP message body from one connection to another in bounded pieces, so a body of
-// any size passes through in constant memory. Used for request bodies (client -> backend) and
-// response bodies (backend -> client). The serializer re-frames the body for the next hop
-// (chunked stays chunked, Content-Length stays a length).
+// Streams an HTTP message from one connection to another in bounded pieces, so a body of any
+// size passes through in constant memory. Used for requests (client -> backend) and responses
+// (backend -> client).
+//
+// The relay writes the serialized header (`head`) itself, together with the first body bytes
+// when they are already buffered, so a small message leaves in one write(2). Framing is redone
+// for the next hop: a Content-Length body is copied as is; a chunked body is re-chunked, one
+// chunk per piece read, and ended with the last chunk (trailers are dropped).
 //
 // The relay belongs to its owner (a Session) and holds no reference to it between operations;
 // every pending operation keeps the owner alive through owner->shared_from_this(). Worker thread
@@ -9,16 +13,18 @@
 #ifndef VALET_DATAPLANE_BODY_RELAY_H_
 #define VALET_DATAPLANE_BODY_RELAY_H_
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <string_view>
 
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
-#include "boost/beast/http/serializer.hpp"
-#include "boost/beast/http/write.hpp"
 #include "dataplane/net_types.h"
 
 namespace valet {
@@ -30,94 +36,105 @@ template <bool isRequest, class Owner>
 class BodyRelay {
  public:
   using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
-  using Serializer = boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>;
   using Done = void (Owner::*)(boost::beast::error_code, RelaySide);
 
   BodyRelay(Owner* owner, Done done) : owner_(owner), done_(done) {}
 
-  // Relays the rest of `parser`'s body into `serializer` (whose header is already written).
-  // `buffer` must hold `buffer_size` bytes and outlive the relay.
-  void Start(TcpStream& in, boost::beast::flat_buffer& in_buffer, Parser& parser,
-             TcpStream& out, Serializer& serializer, char* buffer,
-             size_t buffer_size, std::chrono::milliseconds in_timeout,
-             std::chrono::milliseconds out_timeout) {
-    in_ = &in;
-    in_buffer_ = &in_buffer;
-    parser_ = &parser;
-    out_ = &out;
-    serializer_ = &serializer;
+  struct Io {
+    TcpStream* in;
+    boost::beast::flat_buffer* in_buffer;
+    Parser* parser;  // Header already parsed.
+    TcpStream* out;
+    std::chrono::milliseconds in_timeout;
+    std::chrono::milliseconds out_timeout;
+  };
+
+  // Writes `head` (may be empty: already sent) and relays the body the parser announces.
+  // `head` and `buffer` (of `buffer_size` bytes) must outlive the relay.
+  void Start(const Io& io, std::string_view head, bool chunked, char* buffer,
+             size_t buffer_size) {
+    io_ = io;
+    head_ = head;
+    chunked_ = chunked;
     buffer_ = buffer;
     buffer_size_ = buffer_size;
-    in_timeout_ = in_timeout;
-    out_timeout_ = out_timeout;
+    last_chunk_sent_ = false;
+    if (!head_.empty() && io_.in_buffer->size() == 0 && !io_.parser->is_done()) {
+      // No body bytes at hand: the header goes out now, not when the body starts (a slow or
+      // streaming body must not hold the header back).
+      return Write(0);
+    }
     Step();
   }
 
  private:
   void Step() {
-    auto& body = parser_->get().body();
-    if (!parser_->is_done()) {
-      body.data = buffer_;
-      body.size = buffer_size_;
-      in_->expires_after(in_timeout_);
-      boost::beast::http::async_read_some(
-          *in_, *in_buffer_, *parser_,
-          [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
-            OnRead(ec);
-          });
-      return;
-    }
-    body.data = nullptr;
-    body.size = 0;
-    body.more = false;
-    Write();
+    if (io_.parser->is_done()) return Write(0);
+    auto& body = io_.parser->get().body();
+    body.data = buffer_;
+    body.size = buffer_size_;
+    io_.in->expires_after(io_.in_timeout);
+    boost::beast::http::async_read_some(
+        *io_.in, *io_.in_buffer, *io_.parser,
+        [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
+          OnRead(ec);
+        });
   }
 
   void OnRead(boost::beast::error_code ec) {
     if (ec == boost::beast::http::error::need_buffer) ec = {};
     if (ec) return Finish(ec, RelaySide::kInput);
-    auto& body = parser_->get().body();
-    size_t got = buffer_size_ - body.size;
-    if (got == 0) {
-      // Only framing was read (a chunk header, say). An empty buffer must not reach the
-      // serializer: in chunked mode it would encode the last chunk.
-      return Step();
+    size_t got = buffer_size_ - io_.parser->get().body().size;
+    // Only framing was read (a chunk header, say): read on.
+    if (got == 0 && !io_.parser->is_done()) return Step();
+    Write(got);
+  }
+
+  // Writes what is pending: the head, `n` body bytes (framed), the last chunk once the parser is
+  // done. Then reads on, or finishes.
+  void Write(size_t n) {
+    static constexpr std::string_view kCrlf = "\r\n";
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    pieces_.fill(boost::asio::const_buffer());
+    size_t count = 0;
+    if (!head_.empty()) pieces_[count++] = boost::asio::buffer(head_.data(), head_.size());
+    if (n > 0) {
+      if (chunked_) {
+        int len = std::snprintf(chunk_size_, sizeof(chunk_size_), "%zx\r\n", n);
+        pieces_[count++] = boost::asio::buffer(chunk_size_, static_cast<size_t>(len));
+      }
+      pieces_[count++] = boost::asio::buffer(buffer_, n);
+      if (chunked_) pieces_[count++] = boost::asio::buffer(kCrlf.data(), kCrlf.size());
     }
-    body.size = got;
-    body.data = buffer_;
-    body.more = !parser_->is_done();
-    Write();
-  }
-
-  void Write() {
-    out_->expires_after(out_timeout_);
-    boost::beast::http::async_write(
-        *out_, *serializer_,
-        [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
-          OnWrite(ec);
+    bool last = io_.parser->is_done();
+    if (last && chunked_ && !last_chunk_sent_) {
+      pieces_[count++] = boost::asio::buffer(kLastChunk.data(), kLastChunk.size());
+      last_chunk_sent_ = true;
+    }
+    head_ = {};
+    if (count == 0) return Finish({}, RelaySide::kNone);
+    io_.out->expires_after(io_.out_timeout);
+    boost::asio::async_write(
+        *io_.out, pieces_,
+        [self = owner_->shared_from_this(), this, last](boost::beast::error_code ec, size_t) {
+          if (ec) return Finish(ec, RelaySide::kOutput);
+          if (last) return Finish({}, RelaySide::kNone);
+          Step();
         });
-  }
-
-  void OnWrite(boost::beast::error_code ec) {
-    if (ec == boost::beast::http::error::need_buffer) ec = {};
-    if (ec) return Finish(ec, RelaySide::kOutput);
-    if (serializer_->is_done()) return Finish({}, RelaySide::kNone);
-    Step();
   }
 
   void Finish(boost::beast::error_code ec, RelaySide side) { (owner_->*done_)(ec, side); }
 
   Owner* owner_;
   Done done_;
-  TcpStream* in_ = nullptr;
-  boost::beast::flat_buffer* in_buffer_ = nullptr;
-  Parser* parser_ = nullptr;
-  TcpStream* out_ = nullptr;
-  Serializer* serializer_ = nullptr;
+  Io io_{};
+  std::string_view head_;
+  bool chunked_ = false;
   char* buffer_ = nullptr;
   size_t buffer_size_ = 0;
-  std::chrono::milliseconds in_timeout_{0};
-  std::chrono::milliseconds out_timeout_{0};
+  bool last_chunk_sent_ = false;
+  std::array<boost::asio::const_buffer, 5> pieces_;  // Of the write in flight.
+  char chunk_size_[24];
 };
 
 }  // namespace valet

@@ -7,6 +7,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
 #include "dataplane/http_fields.h"
+#include "dataplane/http_head.h"
 #include "dataplane/worker.h"
 
 namespace valet {
@@ -210,8 +211,6 @@ void Session::OnErrorSent(beast::error_code ec, bool keep_alive) {
 }
 
 void Session::EndExchange(bool keep_alive) {
-  request_serializer_.reset();
-  response_serializer_.reset();
   response_.reset();
   error_response_.reset();
   snapshot_.reset();
@@ -300,19 +299,14 @@ void Session::SendRequestHeader() {
   auto& req = request_->get();
   req.target(UpstreamTarget(endpoint_->path_prefix, target_));
   req.set(http::field::host, endpoint_->host_header);
-  req.body().data = nullptr;
-  req.body().size = 0;
-  req.body().more = request_has_body_;
-  request_serializer_.emplace(req);
-  if (request_has_body_ && !expects_continue_ && client_buffer_.size() > 0) {
-    // Body bytes came with the header: the relay's first write carries header and body.
-    return StartRequestRelay();
-  }
+  SerializeRequestHead(req.method_string(), req.target(), req, &request_head_);
+  // With a body the relay writes the header, with the first body bytes when they are at hand.
+  if (request_has_body_ && !expects_continue_) return StartRequestRelay(request_head_);
   upstream_->stream.expires_after(worker_.options().upstream_io_timeout);
-  http::async_write_header(upstream_->stream, *request_serializer_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnRequestHeaderSent(ec);
-                           });
+  asio::async_write(upstream_->stream, asio::buffer(request_head_),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->OnRequestHeaderSent(ec);
+                    });
 }
 
 void Session::OnRequestHeaderSent(beast::error_code ec) {
@@ -331,14 +325,14 @@ void Session::OnRequestHeaderSent(beast::error_code ec) {
                                self->OnContinueSent(ec);
                              });
   }
-  StartRequestRelay();
+  StartRequestRelay({});
 }
 
-void Session::StartRequestRelay() {
+void Session::StartRequestRelay(std::string_view head) {
   client_buffer_.reserve(kBodyReadBytes);
-  request_relay_.Start(client_, client_buffer_, *request_, upstream_->stream, *request_serializer_,
-                       RelayBuffer(), Worker::kRelayBufferBytes, worker_.options().client_timeout,
-                       worker_.options().upstream_io_timeout);
+  request_relay_.Start({&client_, &client_buffer_, &*request_, &upstream_->stream,
+                        worker_.options().client_timeout, worker_.options().upstream_io_timeout},
+                       head, request_->chunked(), RelayBuffer(), Worker::kRelayBufferBytes);
 }
 
 void Session::OnContinueSent(beast::error_code ec) {
@@ -432,39 +426,31 @@ void Session::OnResponseHeader(beast::error_code ec) {
   res.keep_alive(keep_alive);
   if (keep_alive && client_http10_) res.set(http::field::connection, "keep-alive");
   client_keep_alive_ = keep_alive;
-  res.body().data = nullptr;
-  res.body().size = 0;
-  res.body().more = !no_body_response_;
-  response_serializer_.emplace(res);
-  if (!no_body_response_ && upstream_->buffer.size() > 0) {
-    // Body bytes came with the header: the relay's first write carries header and body.
-    return StartResponseRelay();
+  SerializeResponseHead(static_cast<unsigned>(status), res.reason(), res, &response_head_);
+  if (!no_body_response_) {
+    // The relay writes the header, with the first body bytes when they are at hand.
+    response_relay_.Start({&upstream_->stream, &upstream_->buffer, &*response_, &client_,
+                           worker_.options().upstream_io_timeout, worker_.options().client_timeout},
+                          response_head_, res.chunked(), RelayBuffer(), Worker::kRelayBufferBytes);
+    return;
   }
   client_.expires_after(worker_.options().client_timeout);
-  http::async_write_header(client_, *response_serializer_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnResponseHeaderSent(ec);
-                           });
+  asio::async_write(client_, asio::buffer(response_head_),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->OnResponseHeaderSent(ec);
+                    });
 }
 
 void Session::OnResponseHeaderSent(beast::error_code ec) {
+  // Only answers without a body come here.
   if (ec) {
     ReleaseUpstream(false);
     return Close();
   }
-  if (no_body_response_) {
-    ReleaseUpstream(response_->is_done() && response_->keep_alive() &&
-                    upstream_->buffer.size() == 0);
-    RecordRequest(response_->get().result_int());
-    return EndExchange(client_keep_alive_);
-  }
-  StartResponseRelay();
-}
-
-void Session::StartResponseRelay() {
-  response_relay_.Start(upstream_->stream, upstream_->buffer, *response_, client_,
-                        *response_serializer_, RelayBuffer(), Worker::kRelayBufferBytes,
-                        worker_.options().upstream_io_timeout, worker_.options().client_timeout);
+  ReleaseUpstream(response_->is_done() && response_->keep_alive() &&
+                  upstream_->buffer.size() == 0);
+  RecordRequest(response_->get().result_int());
+  EndExchange(client_keep_alive_);
 }
 
 void Session::OnResponseBodyRelayed(beast::error_code ec, RelaySide side) {

@@ -21,7 +21,6 @@
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/parser.hpp"
-#include "boost/beast/http/serializer.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "dataplane/balancer.h"
 #include "dataplane/body_relay.h"
@@ -52,9 +51,6 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
   using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-  using RequestSerializer = boost::beast::http::request_serializer<boost::beast::http::buffer_body>;
-  using ResponseSerializer =
-      boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
 
   // Client side.
   void ReadRequestHeader();
@@ -71,12 +67,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendRequestHeader();
   void OnRequestHeaderSent(boost::beast::error_code ec);
   void OnContinueSent(boost::beast::error_code ec);
-  void StartRequestRelay();
+  void StartRequestRelay(std::string_view head);
   void OnRequestBodyRelayed(boost::beast::error_code ec, RelaySide side);
   void ReadResponseHeader();
   void OnResponseHeader(boost::beast::error_code ec);
   void OnResponseHeaderSent(boost::beast::error_code ec);
-  void StartResponseRelay();
   void OnResponseBodyRelayed(boost::beast::error_code ec, RelaySide side);
   void FailUpstream(const GatewayError& error, UpstreamError kind);
   bool RetryOnFreshConnection(boost::beast::error_code ec);
@@ -96,9 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The exchange in progress (reset per request).
   std::optional<RequestParser> request_;
-  std::optional<RequestSerializer> request_serializer_;
   std::optional<ResponseParser> response_;
-  std::optional<ResponseSerializer> response_serializer_;
+  std::string request_head_;   // Serialized for the backend; capacity kept across requests.
+  std::string response_head_;  // Serialized for the client.
   std::optional<boost::beast::http::response<boost::beast::http::string_body>> error_response_;
   std::shared_ptr<const Snapshot> snapshot_;  // Pinned for the whole exchange.
   const AppRoute* app_ = nullptr;

@@ -4,6 +4,7 @@
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core/error.hpp"
 
 namespace valet {
 
@@ -78,16 +79,34 @@ void UpstreamPool::Connect(const EndpointSpec& endpoint, std::chrono::millisecon
                               std::move(on_connect));
     return;
   }
-  // Names resolve on Asio's resolver thread; the event loop never blocks on DNS.
-  auto resolver = std::make_shared<tcp::resolver>(io_);
+  // Names resolve on Asio's resolver thread; the event loop never blocks on DNS. getaddrinfo
+  // cannot be interrupted, so the deadline races it: whichever comes first answers, once.
+  struct Pending {
+    explicit Pending(asio::io_context& io) : resolver(io), timer(io) {}
+    tcp::resolver resolver;
+    asio::steady_timer timer;
+    bool answered = false;
+  };
+  auto pending = std::make_shared<Pending>(io_);
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  resolver->async_resolve(
+  auto shared_connect = std::make_shared<decltype(on_connect)>(std::move(on_connect));
+  pending->timer.expires_at(deadline);
+  pending->timer.async_wait([pending, shared_connect](beast::error_code ec) {
+    if (ec || pending->answered) return;
+    pending->answered = true;
+    pending->resolver.cancel();
+    (*shared_connect)(beast::error::timeout, tcp::endpoint());
+  });
+  pending->resolver.async_resolve(
       endpoint.host, std::to_string(endpoint.port),
-      [resolver, raw, deadline, on_connect = std::move(on_connect)](
-          beast::error_code ec, tcp::resolver::results_type results) mutable {
-        if (ec) return on_connect(ec, tcp::endpoint());
+      [pending, raw, deadline, shared_connect](beast::error_code ec,
+                                               tcp::resolver::results_type results) {
+        if (pending->answered) return;
+        pending->answered = true;
+        pending->timer.cancel();
+        if (ec) return (*shared_connect)(ec, tcp::endpoint());
         raw->stream.expires_at(deadline);
-        raw->stream.async_connect(results, std::move(on_connect));
+        raw->stream.async_connect(results, std::move(*shared_connect));
       });
 }
 

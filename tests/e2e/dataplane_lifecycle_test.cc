@@ -63,6 +63,19 @@ TEST_F(LifecycleTest, BothEndpointsGetTraffic) {
   EXPECT_EQ(a->request_count() + b->request_count(), 100u);
 }
 
+TEST_F(LifecycleTest, EndpointNamedByHostName) {
+  // "localhost" goes through the resolver (off the event loop), not the IP-literal fast path.
+  auto a = StartBackend("a");
+  WriteApp("named", R"({"name": "named", "endpoints": [{"host": "localhost", "port": )" +
+                        std::to_string(a->port()) + "}]}");
+  StartDataplane();
+  HttpClient client = Client();
+  auto res = client.Get("/named/x");
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(a->request_count(), 1u);
+}
+
 TEST_F(LifecycleTest, RoundRobinAlternates) {
   auto a = StartBackend("a");
   auto b = StartBackend("b");

@@ -6,6 +6,15 @@ namespace valet {
 
 EndpointState& Balancer::StateOf(const EndpointSpec& endpoint) { return states_[endpoint.key]; }
 
+void Balancer::Retain(const absl::flat_hash_set<std::string>& keys) {
+  absl::erase_if(states_, [&](const auto& entry) {
+    return entry.second.outstanding == 0 && !keys.contains(entry.first);
+  });
+  for (auto& [app, current] : rr_current_) {
+    absl::erase_if(current, [&](const auto& entry) { return !keys.contains(entry.first); });
+  }
+}
+
 bool Balancer::Usable(const EndpointSpec& ep, size_t index, const Tried& tried,
                       Clock::time_point now) {
   if (std::find(tried.begin(), tried.end(), index) != tried.end()) return false;

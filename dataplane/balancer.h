@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "dataplane/snapshot.h"
@@ -43,6 +44,9 @@ class Balancer {
   void Eject(const EndpointSpec& endpoint, Clock::time_point until) {
     StateOf(endpoint).ejected_until = until;
   }
+
+  // Forgets endpoints no longer configured (and idle), so state does not grow with churn.
+  void Retain(const absl::flat_hash_set<std::string>& keys);
 
  private:
   bool Usable(const EndpointSpec& ep, size_t index, const Tried& tried, Clock::time_point now);

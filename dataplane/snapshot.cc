@@ -56,6 +56,14 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 
+absl::flat_hash_set<std::string> Snapshot::EndpointKeys() const {
+  absl::flat_hash_set<std::string> keys;
+  for (const auto& [name, app] : apps_) {
+    for (const EndpointSpec& ep : app->endpoints) keys.insert(ep.key);
+  }
+  return keys;
+}
+
 const AppRoute* Snapshot::Find(std::string_view app) const {
   auto it = apps_.find(AsAbsl(app));
   return it == apps_.end() ? nullptr : it->second.get();

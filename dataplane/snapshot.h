@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "boost/asio/ip/address.hpp"
 #include "dataplane/metrics.h"
@@ -59,6 +60,9 @@ class Snapshot {
 
   // The app named by the first path segment, or null.
   const AppRoute* Find(std::string_view app) const;
+
+  // Keys ("host:port") of every endpoint of every app.
+  absl::flat_hash_set<std::string> EndpointKeys() const;
 
  private:
   uint64_t version_ = 0;

@@ -122,6 +122,20 @@ void UpstreamPool::Sweep() {
   }
 }
 
+void UpstreamPool::Retain(const absl::flat_hash_set<std::string>& keys) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (keys.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    for (auto& conn : it->second) {
+      beast::error_code ignored;
+      conn->stream.socket().close(ignored);
+    }
+    idle_.erase(it++);
+  }
+}
+
 void UpstreamPool::CloseAll() {
   for (auto& [key, list] : idle_) {
     for (auto& conn : list) {

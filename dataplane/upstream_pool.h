@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
@@ -49,6 +50,9 @@ class UpstreamPool {
 
   // Closes idle connections past the idle timeout. Called by the worker's sweep timer.
   void Sweep();
+
+  // Closes idle connections to endpoints not in `keys` (no longer configured).
+  void Retain(const absl::flat_hash_set<std::string>& keys);
 
   // Closes every idle connection (shutdown).
   void CloseAll();

@@ -23,6 +23,11 @@ void Worker::SetSnapshot(std::shared_ptr<const Snapshot> s) {
   boost::asio::post(io_, [this, s = std::move(s)]() mutable {
     // The previous snapshot dies here (or with its last request), on this thread.
     snapshot_ = std::move(s);
+    if (snapshot_) {
+      absl::flat_hash_set<std::string> keys = snapshot_->EndpointKeys();
+      balancer_.Retain(keys);
+      pool_.Retain(keys);
+    }
   });
 }
 

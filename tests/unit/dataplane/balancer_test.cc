@@ -66,3 +66,21 @@ TEST(BalancerTest, SkipsEjectedAndTriedEndpoints) {
 
 }  // namespace
 }  // namespace valet
+
+namespace valet {
+namespace {
+
+TEST(BalancerTest, RetainForgetsEndpointsNoLongerConfigured) {
+  AppRoute app = MakeApp(BalancingPolicy::kLeastRequest, {1, 1});
+  Balancer b(9);
+  auto now = Balancer::Clock::now();
+  b.Eject(app.endpoints[0], now + std::chrono::seconds(60));
+  b.StateOf(app.endpoints[1]).outstanding = 3;
+  b.Retain({});  // Nothing configured any more.
+  // The idle, ejected endpoint is forgotten; the busy one keeps its count until it drains.
+  EXPECT_EQ(b.StateOf(app.endpoints[0]).ejected_until, Balancer::Clock::time_point{});
+  EXPECT_EQ(b.StateOf(app.endpoints[1]).outstanding, 3u);
+}
+
+}  // namespace
+}  // namespace valet

@@ -31,7 +31,7 @@ TEST(IsValidAppNameTest, AcceptsPathSegmentNames) {
 
 TEST(IsValidAppNameTest, RefusesWhatCannotBeOnePathSegment) {
   for (const char* name :
-       {"", ".", "..", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b", "tab\t"}) {
+       {"", ".", "..", ".hidden", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b", "tab\t"}) {
     EXPECT_FALSE(IsValidAppName(name)) << name;
   }
   EXPECT_FALSE(IsValidAppName(std::string(65, 'a')));

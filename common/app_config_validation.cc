@@ -39,7 +39,8 @@ bool IsValidPathPrefix(std::string_view path) {
 }  // namespace
 
 bool IsValidAppName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxAppNameLength || name == "." || name == "..") return false;
+  // A leading '.' would make a hidden file (NAME.json) that the conf dir ignores on reload.
+  if (name.empty() || name.size() > kMaxAppNameLength || name.front() == '.') return false;
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
       return false;
@@ -56,10 +57,15 @@ std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string
 
   if (app.name().empty()) {
     error("name", "is required");
+  } else if (app.name().front() == '.' && app.name() != "." && app.name() != ".." &&
+             IsValidAppName(app.name().substr(1))) {
+    error("name", absl::StrCat("\"", app.name(),
+                               "\" cannot start with \".\": its file would be hidden and ignored "
+                               "when the conf dir is read"));
   } else if (!IsValidAppName(app.name())) {
     error("name", absl::StrCat("\"", app.name(),
                                "\" cannot be a path segment: use 1 to 64 of A-Z a-z 0-9 . _ - "
-                               "(and not \".\" or \"..\")"));
+                               "(not starting with \".\")"));
   }
   if (app.authorize() && app.auth_key().empty()) {
     error("authKey", "is required when authorize is true");

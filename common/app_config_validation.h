@@ -24,7 +24,8 @@ struct SourcedApp {
 // InvalidArgument with one error per line, or OK.
 absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps);
 
-// True if `name` can be an app name: the first path segment of a request.
+// True if `name` can be an app name: the first path segment of a request, and a conf file
+// name (NAME.json). 1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.'.
 bool IsValidAppName(std::string_view name);
 
 }  // namespace valet

@@ -1,6 +1,7 @@
 #include "common/conf_dir.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/app_config_json.h"
+#include "common/status_macros.h"
 #include "common/string_view.h"
 
 namespace valet {
@@ -97,6 +99,47 @@ absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path
   return ParseFiles({path});
 }
 
+absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,
+                             const std::string& mode_of) {
+  // The mode (and, for root, the owner) of the file being replaced; a new file is private: app
+  // files may hold auth keys.
+  struct stat old {};
+  bool replace = !mode_of.empty() && ::stat(mode_of.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("create", path);
+  auto fail = [&](std::string_view what) {
+    absl::Status s = ErrnoError(what, path);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return s;
+  };
+  // fchmod: the mode given to open() is filtered by the umask.
+  if (::fchmod(fd, replace ? (old.st_mode & 07777) : 0600) != 0) return fail("chmod");
+  if (replace && ::geteuid() == 0 && ::fchown(fd, old.st_uid, old.st_gid) != 0) {
+    return fail("chown");
+  }
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write");
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("fsync");
+  if (::close(fd) != 0) {
+    absl::Status s = ErrnoError("close", path);
+    ::unlink(path.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  return FsyncPath(dir.empty() ? std::string(".") : dir, O_RDONLY | O_DIRECTORY);
+}
+
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
@@ -105,33 +148,13 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   std::string tmp = (dir / absl::StrCat(".", target.filename().string(), ".tmp.", ::getpid(), ".",
                                         counter.fetch_add(1)))
                         .string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create", tmp);
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = ErrnoError("write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status s = ErrnoError("fsync", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  ::close(fd);
+  RETURN_IF_ERROR(WriteSyncedFile(tmp, contents, path));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     absl::Status s = ErrnoError("rename", tmp);
     ::unlink(tmp.c_str());
     return s;
   }
-  return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+  return SyncDir(dir.string());
 }
 
 absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app) {

@@ -28,8 +28,19 @@ absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app);
 // is not a valid app name.
 absl::Status RemoveAppFile(const std::string& dir, const std::string& name);
 
-// Writes `contents` to `path` atomically (same guarantees as WriteAppFile).
+// Writes `contents` to `path` atomically (same guarantees as WriteAppFile). A replaced file keeps
+// its mode (and its owner when running as root); a new file is created 0600.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+// Creates (or truncates) `path`, writes `contents` and fsyncs it; no rename, no dir fsync. The
+// mode (and owner, as root) is that of `mode_of` if it is an existing regular file, else 0600.
+// On failure `path` is removed. The building block of WriteFileAtomically and of multi-file
+// changes that rename several such files themselves.
+absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,
+                             const std::string& mode_of);
+
+// fsyncs the directory `dir` (so renames and removals in it are durable).
+absl::Status SyncDir(const std::string& dir);
 
 // Reads a whole file.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/app_config_validation.h"
+#include "valet/v1/attach.pb.h"
 #include "valet/v1/config.pb.h"
 
 namespace valet {
@@ -42,6 +44,9 @@ struct StoreChange {
   std::vector<std::string> changed_apps;  // Created or replaced, sorted.
   std::vector<std::string> deleted_apps;  // Sorted.
   std::shared_ptr<const v1::ConfigSnapshot> snapshot;  // The complete new set.
+  // The same snapshot as the attach stream sends it, built once per version and shared by every
+  // stream (`snapshot` points into it).
+  std::shared_ptr<const v1::ControlPlaneMessage> message;
 };
 
 struct ChangeOptions {
@@ -64,6 +69,9 @@ class AppStore {
   // The current version and complete set (apps sorted by name). Never null.
   std::shared_ptr<const v1::ConfigSnapshot> snapshot() const;
   uint64_t version() const;  // == snapshot()->version()
+  uint64_t epoch() const { return epoch_; }  // == snapshot()->epoch(); fixed for the lifetime.
+  // The current snapshot wrapped for the attach stream (snapshot() points into it). Never null.
+  std::shared_ptr<const v1::ControlPlaneMessage> snapshot_message() const;
 
   // NOT_FOUND if no app has this name.
   absl::StatusOr<v1::AppConfig> Get(const std::string& name) const;
@@ -92,22 +100,29 @@ class AppStore {
   };
   using Entries = std::map<std::string, Entry>;  // By app name.
 
-  AppStore(std::string conf_dir, Entries entries, uint64_t version);
+  AppStore(std::string conf_dir, Entries entries, uint64_t version, uint64_t epoch);
 
   absl::Status CheckExpected(const ChangeOptions& options) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ValidateLocked(const std::vector<SourcedApp>& apps) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Persists version_ + 1, then (if write_files) writes the changed apps' files and removes the
-  // deleted ones; on success installs `next` as the current set and publishes the change.
+  // Persists version_ + 1 and (if write_files) writes the changed apps' files and removes the
+  // deleted ones, all or nothing through the intent file; on success installs `next` as the
+  // current set and publishes the change.
   absl::StatusOr<uint64_t> CommitLocked(Entries next, std::vector<std::string> changed,
                                         std::vector<std::string> deleted, bool write_files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A file for a new app: NAME.json unless used (by `used` or on disk), then NAME-2.json, ...
+  std::string FreePathFor(const std::string& name, const std::set<std::string>& used) const;
+
   const std::string conf_dir_;
+  const uint64_t epoch_;
 
   mutable absl::Mutex mu_;  // Serialises changes; held while listeners run.
   Entries entries_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_);
+  // Set when a recorded change could not be performed: every later change is refused with it.
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
 
   // Held while listeners run (inside mu_), so Unsubscribe returns only once no call is running.
   mutable absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(mu_);
@@ -116,11 +131,15 @@ class AppStore {
 
   // Readers of the current snapshot never wait for a change in progress (disk writes).
   mutable absl::Mutex snapshot_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::shared_ptr<const v1::ControlPlaneMessage> message_ ABSL_GUARDED_BY(snapshot_mu_);
   std::shared_ptr<const v1::ConfigSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
 };
 
-// The name of the version file inside the conf dir.
+// The names of the store's own files inside the conf dir (all hidden: LoadConfDir ignores them).
 inline constexpr char kVersionFileName[] = ".valet-version";
+inline constexpr char kEpochFileName[] = ".valet-epoch";
+inline constexpr char kIntentFileName[] = ".valet-intent";
+inline constexpr char kTxnFilePrefix[] = ".valet-txn.";  // + VERSION.INDEX
 
 }  // namespace valet
 

@@ -16,18 +16,21 @@ class AttachService::Reactor final
     StartRead(&in_);
   }
 
-  // Queues `snapshot` unless a newer or equal version is already queued or sent. Called by
-  // OnChange with the service's mutex held (so this reactor is alive), or from a reaction.
-  void Offer(std::shared_ptr<const v1::ConfigSnapshot> snapshot) {
+  // Queues `message` (a snapshot) unless a newer or equal version is already queued or sent.
+  // Called by OnChange with the service's mutex held (so this reactor is alive), or from a
+  // reaction. The message is shared by every stream and never copied: the write in flight holds it.
+  void Offer(std::shared_ptr<const v1::ControlPlaneMessage> message) {
+    const v1::ControlPlaneMessage* write;
     {
       absl::MutexLock lock(&mu_);
-      if (!hello_ || finished_ || snapshot->version() <= highest_offered_) return;
-      highest_offered_ = snapshot->version();
-      next_ = std::move(snapshot);
+      uint64_t version = message->snapshot().version();
+      if (!hello_ || finished_ || version <= highest_offered_) return;
+      highest_offered_ = version;
+      next_ = std::move(message);
       if (writing_) return;  // OnWriteDone sends next_: coalesced.
-      PrepareWriteLocked();
+      write = PrepareWriteLocked();
     }
-    StartWrite(&out_);
+    StartWrite(write);
   }
 
   void OnReadDone(bool ok) override {
@@ -57,25 +60,33 @@ class AttachService::Reactor final
       default:
         break;  // A kind this version does not know: ignore it, for forward compatibility.
     }
+    {
+      // A failed write may have finished the stream meanwhile: no new read after Finish.
+      absl::MutexLock lock(&mu_);
+      if (finished_) {
+        read_done_ = true;
+        return;
+      }
+    }
     StartRead(&in_);
   }
 
   void OnWriteDone(bool ok) override {
-    bool write = false;
+    const v1::ControlPlaneMessage* write = nullptr;
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      in_flight_.reset();  // The write is done with the shared message.
       if (!ok) {
         write_failed_ = true;
       } else if (next_ != nullptr && !finished_) {
-        PrepareWriteLocked();
-        write = true;
+        write = PrepareWriteLocked();
       }
-      if (!write) finish = MaybeFinishLocked();
+      if (write == nullptr) finish = MaybeFinishLocked();
     }
     // Outside mu_: OnDone (which deletes this) may follow Finish at once.
-    if (write) StartWrite(&out_);
+    if (write != nullptr) StartWrite(write);
     if (finish) Finish(grpc::Status::OK);
   }
 
@@ -92,9 +103,14 @@ class AttachService::Reactor final
   void OnHello(const v1::Hello& hello) {
     if (token_ != 0) return;  // A second Hello changes nothing.
     id_ = hello.id().empty() ? peer_ : hello.id();
-    token_ = service_->registry_->Connected(id_, hello.address(), peer_, hello.version());
+    // A version is only meaningful within its epoch: another numbering's version 7 is not ours.
+    const uint64_t epoch = service_->store_->epoch();
+    const bool same_epoch = hello.epoch() == epoch;
+    token_ = service_->registry_->Connected(id_, hello.address(), peer_,
+                                            same_epoch ? hello.version() : 0);
     VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") attached at version "
-                    << hello.version();
+                    << hello.version()
+                    << (same_epoch || hello.version() == 0 ? "" : " of another epoch");
     // Tells the data plane it is attached even when it has nothing to receive. Started before
     // hello_ is set, so no write (from OnChange) can race with it.
     StartSendInitialMetadata();
@@ -104,20 +120,21 @@ class AttachService::Reactor final
     }
     // Read the current snapshot after hello_ is set: a version published from here on is offered
     // by OnChange, one published before is in this snapshot.
-    std::shared_ptr<const v1::ConfigSnapshot> current = service_->store_->snapshot();
-    if (current->version() != hello.version()) {
+    std::shared_ptr<const v1::ControlPlaneMessage> current = service_->store_->snapshot_message();
+    uint64_t current_version = current->snapshot().version();
+    if (!same_epoch || current_version != hello.version()) {
       Offer(std::move(current));
     } else {
       absl::MutexLock lock(&mu_);
-      if (highest_offered_ < current->version()) highest_offered_ = current->version();
+      if (highest_offered_ < current_version) highest_offered_ = current_version;
     }
   }
 
-  void PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    out_.Clear();
-    *out_.mutable_snapshot() = *next_;
-    next_.reset();
+  // Moves next_ to the write in flight; the caller passes the result to StartWrite.
+  const v1::ControlPlaneMessage* PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    in_flight_ = std::move(next_);
     writing_ = true;
+    return in_flight_.get();
   }
 
   // True if the caller must call Finish now (exactly once).
@@ -141,8 +158,9 @@ class AttachService::Reactor final
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t highest_offered_ ABSL_GUARDED_BY(mu_) = 0;
-  std::shared_ptr<const v1::ConfigSnapshot> next_ ABSL_GUARDED_BY(mu_);
-  v1::ControlPlaneMessage out_;  // Owned by the write in flight (writing_).
+  std::shared_ptr<const v1::ControlPlaneMessage> next_ ABSL_GUARDED_BY(mu_);
+  // Held while its write is in flight (writing_): gRPC serialises from it until OnWriteDone.
+  std::shared_ptr<const v1::ControlPlaneMessage> in_flight_ ABSL_GUARDED_BY(mu_);
 };
 
 AttachService::AttachService(AppStore* store, DataplaneRegistry* registry)
@@ -161,7 +179,7 @@ grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachSe
 
 void AttachService::OnChange(const StoreChange& change) {
   absl::MutexLock lock(&mu_);
-  for (Reactor* r : reactors_) r->Offer(change.snapshot);
+  for (Reactor* r : reactors_) r->Offer(change.message);
 }
 
 void AttachService::Add(Reactor* reactor) {

@@ -1,10 +1,12 @@
 // AttachService: the long-lived stream on which each data plane attaches (like xDS's ADS).
 //
 // Per stream: the first message must be a Hello; the data plane is recorded in the registry and,
-// if the version it serves differs from the current one, gets the current snapshot. Each new
+// if the (epoch, version) it serves differs from the current one, gets the current snapshot (a
+// version of another epoch does not count as ACKed). Each new
 // version of the AppStore is pushed to every attached data plane. One write is in flight per
 // stream and it always carries the latest snapshot: versions that arrive while a write is in flight
-// are coalesced, only the newest is sent next. ACKs and NACKs go to the registry.
+// are coalesced, only the newest is sent next. Every stream writes the same immutable message the
+// AppStore built once for the version (no copy per data plane). ACKs and NACKs go to the registry.
 //
 // Threading: gRPC callback API; reactions never block (they take short locks only). A reactor
 // deletes itself in OnDone. Lifetime: `store` and `registry` outlive the service; the service

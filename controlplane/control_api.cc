@@ -54,9 +54,8 @@ absl::StatusOr<v1::ApplyAppsResponse> ControlApi::ApplyApps(const v1::ApplyAppsR
   return response;
 }
 
-absl::StatusOr<v1::DeleteAppResponse> ControlApi::DeleteApp(const v1::DeleteAppRequest& request,
-                                                            bool dry_run) {
-  ChangeOptions options{dry_run, request.expected_version()};
+absl::StatusOr<v1::DeleteAppResponse> ControlApi::DeleteApp(const v1::DeleteAppRequest& request) {
+  ChangeOptions options{request.dry_run(), request.expected_version()};
   ASSIGN_OR_RETURN(uint64_t version, store_->Delete(request.name(), options));
   v1::DeleteAppResponse response;
   response.set_version(version);
@@ -94,18 +93,18 @@ v1::ListDataPlanesResponse ControlApi::ListDataPlanes() const {
   return response;
 }
 
-void ControlApi::WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done) {
+uint64_t ControlApi::WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done) {
   uint64_t current = store_->version();
   uint64_t version = request.version() == 0 ? current : request.version();
   if (version > current) {
     done(absl::InvalidArgumentError(
         absl::StrCat("version ", version, " does not exist yet (current is ", current, ")")));
-    return;
+    return 0;
   }
   absl::Duration timeout =
       request.timeout_ms() == 0 ? kDefaultWaitTimeout : absl::Milliseconds(request.timeout_ms());
   timeout = std::min(timeout, kMaxWaitTimeout);
-  registry_->WaitForVersion(version, absl::Now() + timeout,
+  return registry_->WaitForVersion(version, absl::Now() + timeout,
                             [done = std::move(done)](v1::WaitForVersionResponse response) {
                               done(std::move(response));
                             });

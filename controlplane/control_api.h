@@ -34,16 +34,16 @@ class ControlApi {
   // there is one app and `source` is not "apps".
   absl::StatusOr<v1::ApplyAppsResponse> ApplyApps(const v1::ApplyAppsRequest& request,
                                                   const std::string& source = "apps");
-  absl::StatusOr<v1::DeleteAppResponse> DeleteApp(const v1::DeleteAppRequest& request,
-                                                  bool dry_run = false);
+  absl::StatusOr<v1::DeleteAppResponse> DeleteApp(const v1::DeleteAppRequest& request);
   absl::StatusOr<v1::ReloadResponse> Reload();
   v1::ValidateResponse Validate(const v1::ValidateRequest& request) const;
   v1::GetVersionResponse GetVersion() const;
   v1::ListDataPlanesResponse ListDataPlanes() const;
 
-  // Answers through `done` (maybe before returning); an error only for a bad request.
+  // Answers through `done` (maybe before returning); an error only for a bad request. Returns the
+  // registry's wait id while the wait is pending (for DataplaneRegistry::CancelWait), else 0.
   using WaitDone = std::function<void(absl::StatusOr<v1::WaitForVersionResponse>)>;
-  void WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done);
+  uint64_t WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done);
 
  private:
   AppStore* const store_;

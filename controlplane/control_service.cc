@@ -184,19 +184,66 @@ grpc::ServerWriteReactor<v1::VersionEvent>* ControlService::WatchVersions(
   return new WatchReactor(api_->store());
 }
 
-grpc::ServerUnaryReactor* ControlService::WaitForVersion(grpc::CallbackServerContext* context,
+// WaitForVersion's reactor: answers when the registry does; a cancelled call (client gone,
+// deadline, server shutdown) removes its wait from the registry and finishes at once.
+class ControlService::WaitReactor final : public grpc::ServerUnaryReactor {
+ public:
+  WaitReactor(ControlApi* api, v1::WaitForVersionResponse* response)
+      : api_(api), response_(response) {}
+
+  // Called by the handler before it returns the reactor (so before any OnCancel).
+  void Start(const v1::WaitForVersionRequest& request) {
+    uint64_t id = api_->WaitForVersion(
+        request, [this](absl::StatusOr<v1::WaitForVersionResponse> result) { Answer(result); });
+    absl::MutexLock lock(&mu_);
+    wait_id_ = id;
+  }
+
+  void OnCancel() override {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      id = wait_id_;
+    }
+    // Not pending any more: its answer runs (or ran) and finishes the call.
+    if (id == 0 || !api_->registry()->CancelWait(id)) return;
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "wait cancelled"));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Answer(absl::StatusOr<v1::WaitForVersionResponse>& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    if (result.ok()) {
+      *response_ = std::move(*result);
+      Finish(grpc::Status::OK);
+    } else {
+      Finish(ToGrpcStatus(result.status()));
+    }
+  }
+
+  ControlApi* const api_;
+  v1::WaitForVersionResponse* const response_;
+  absl::Mutex mu_;
+  uint64_t wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerUnaryReactor* ControlService::WaitForVersion(grpc::CallbackServerContext*,
                                                          const v1::WaitForVersionRequest* request,
                                                          v1::WaitForVersionResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  api_->WaitForVersion(
-      *request, [reactor, response](absl::StatusOr<v1::WaitForVersionResponse> result) {
-        if (result.ok()) {
-          *response = std::move(*result);
-          reactor->Finish(grpc::Status::OK);
-        } else {
-          reactor->Finish(ToGrpcStatus(result.status()));
-        }
-      });
+  auto* reactor = new WaitReactor(api_, response);
+  reactor->Start(*request);
   return reactor;
 }
 

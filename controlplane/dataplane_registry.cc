@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/logging.h"
+
 namespace valet {
 namespace {
 
@@ -17,14 +19,22 @@ DataplaneRegistry::DataplaneRegistry(absl::Duration keep_disconnected)
     : keep_disconnected_(keep_disconnected), timer_([this] { TimerLoop(); }) {}
 
 DataplaneRegistry::~DataplaneRegistry() {
+  Shutdown();
+  {
+    absl::MutexLock lock(&mu_);
+    exiting_ = true;
+    timer_cv_.SignalAll();
+  }
+  timer_.join();
+}
+
+void DataplaneRegistry::Shutdown() {
   std::vector<Ready> ready;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    timer_cv_.SignalAll();
-    ready = CollectLocked(absl::InfiniteFuture());
+    ready = CollectLocked(absl::Now());
   }
-  timer_.join();
   Run(std::move(ready));
 }
 
@@ -36,7 +46,39 @@ uint64_t DataplaneRegistry::Connected(const std::string& id, const std::string& 
     absl::MutexLock lock(&mu_);
     absl::Time now = absl::Now();
     PruneLocked(now);
-    Entry& e = entries_[id];
+    // The id's disconnected entries are replaced by this one; a NACK they hold carries over only
+    // while this data plane serves an older version than the refused one.
+    uint64_t nack_version = 0;
+    std::string nack_reason;
+    for (auto it = entries_.lower_bound(Key(id, "")); it != entries_.end() && it->first.first == id;) {
+      const v1::DataPlaneStatus& old = it->second.status;
+      if (it->first.second == peer) {
+        ++it;
+      } else if (!old.connected()) {
+        if (old.last_nack_version() > nack_version) {
+          nack_version = old.last_nack_version();
+          nack_reason = old.last_nack_reason();
+        }
+        it = entries_.erase(it);
+      } else {
+        VALET_LOG(WARNING) << "data plane id \"" << id << "\" attached from " << peer
+                           << " while still attached from " << it->first.second
+                           << ": both are listed; give each data plane its own --id";
+        ++it;
+      }
+    }
+    Entry& e = entries_[Key(id, peer)];
+    if (e.status.last_nack_version() > nack_version) {
+      nack_version = e.status.last_nack_version();
+      nack_reason = e.status.last_nack_reason();
+    }
+    if (nack_version > version) {
+      e.status.set_last_nack_version(nack_version);
+      e.status.set_last_nack_reason(nack_reason);
+    } else {
+      e.status.clear_last_nack_version();
+      e.status.clear_last_nack_reason();
+    }
     token = next_token_++;
     e.token = token;
     e.status.set_id(id);
@@ -58,6 +100,10 @@ void DataplaneRegistry::Acked(uint64_t token, uint64_t version) {
     Entry* e = FindLocked(token);
     if (e == nullptr) return;
     e->status.set_version(version);
+    if (version >= e->status.last_nack_version()) {  // A later version works: the NACK is history.
+      e->status.clear_last_nack_version();
+      e->status.clear_last_nack_reason();
+    }
     ready = CollectLocked(absl::Now());
   }
   Run(std::move(ready));
@@ -84,6 +130,15 @@ void DataplaneRegistry::Disconnected(uint64_t token) {
     if (e == nullptr) return;
     e->status.set_connected(false);
     e->disconnected_at = absl::Now();
+    // Another stream of this id is attached (it took over): the ended one leaves the list.
+    const std::string id = e->status.id();
+    for (auto it = entries_.lower_bound(Key(id, "")); it != entries_.end() && it->first.first == id;
+         ++it) {
+      if (it->second.status.connected()) {
+        entries_.erase(Key(id, e->status.peer()));
+        break;
+      }
+    }
     ready = CollectLocked(absl::Now());
   }
   Run(std::move(ready));
@@ -101,15 +156,36 @@ std::vector<v1::DataPlaneStatus> DataplaneRegistry::List() const {
   return out;
 }
 
-void DataplaneRegistry::WaitForVersion(uint64_t version, absl::Time deadline, WaitDone done) {
+uint64_t DataplaneRegistry::WaitForVersion(uint64_t version, absl::Time deadline, WaitDone done) {
   std::vector<Ready> ready;
+  uint64_t id;
+  bool pending = false;
   {
     absl::MutexLock lock(&mu_);
-    waiters_.push_back(Waiter{version, deadline, std::move(done)});
+    id = next_wait_id_++;
+    waiters_.push_back(Waiter{id, version, deadline, std::move(done)});
     ready = CollectLocked(absl::Now());
-    if (ready.empty()) timer_cv_.SignalAll();  // A new, possibly earlier, deadline.
+    for (const Waiter& w : waiters_) pending = pending || w.id == id;
+    if (pending) timer_cv_.SignalAll();  // A new, possibly earlier, deadline.
   }
   Run(std::move(ready));
+  return pending ? id : 0;
+}
+
+bool DataplaneRegistry::CancelWait(uint64_t wait_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->id == wait_id) {
+      waiters_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t DataplaneRegistry::pending_waits() const {
+  absl::MutexLock lock(&mu_);
+  return waiters_.size();
 }
 
 bool DataplaneRegistry::EvaluateLocked(uint64_t version, v1::WaitForVersionResponse* r) const {
@@ -167,11 +243,11 @@ void DataplaneRegistry::Run(std::vector<Ready> ready) {
 
 void DataplaneRegistry::TimerLoop() {
   absl::MutexLock lock(&mu_);
-  while (!stopping_) {
+  while (!exiting_) {
     absl::Time next = absl::InfiniteFuture();
     for (const Waiter& w : waiters_) next = std::min(next, w.deadline);
     timer_cv_.WaitWithDeadline(&mu_, next);
-    if (stopping_) break;
+    if (exiting_) break;
     std::vector<Ready> ready = CollectLocked(absl::Now());
     if (ready.empty()) continue;
     mu_.Unlock();

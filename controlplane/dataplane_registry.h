@@ -1,18 +1,23 @@
 // The data planes attached to this control plane: who they are, what they serve, what they refused.
 //
-// One entry per data plane id. The attach stream reports Hello (Connected), Ack, Nack and the end
-// of the stream (Disconnected) with the token Connected returned; a data plane that reconnects
-// under the same id takes over its entry, and the old stream's late reports are ignored.
-// Disconnected data planes stay listed (connected = false) for `keep_disconnected` (5 minutes by
-// default), then are dropped.
+// One entry per stream origin: data plane id and peer address. The attach stream reports Hello
+// (Connected), Ack, Nack and the end of the stream (Disconnected) with the token Connected
+// returned. A stream from the same id and peer takes over that entry (the old stream's late reports
+// are ignored). When an id attaches, its disconnected entries are replaced by the new one; if
+// another stream with the same id is still connected (two data planes given the same --id, or a
+// stream not yet known dead), a warning is logged and both stay listed, each counted by
+// WaitForVersion; when one of them ends while another is attached, the ended one leaves the list
+// at once. A NACK is carried over to the new entry only while the version it now serves is
+// older than the refused one. Disconnected data planes stay listed (connected = false) for
+// `keep_disconnected` (5 minutes by default), then are dropped.
 //
 // WaitForVersion backs `valetctl apply --wait`: it answers once every connected data plane has
 // ACKed `version` (or a later one) or NACKed it, or when the deadline passes.
 //
 // Threading: every method is thread-safe and never blocks on I/O. Wait callbacks run without the
 // registry's lock held, on the thread whose report completed them or on the registry's timer
-// thread; they must not block. Destruction answers every pending wait (as timed out) and joins the
-// timer thread.
+// thread; they must not block. Shutdown (and destruction) answers every pending wait (as timed
+// out, complete = false) and answers later waits at once; the destructor joins the timer thread.
 #ifndef VALET_CONTROLPLANE_DATAPLANE_REGISTRY_H_
 #define VALET_CONTROLPLANE_DATAPLANE_REGISTRY_H_
 
@@ -20,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -51,8 +57,16 @@ class DataplaneRegistry {
   std::vector<v1::DataPlaneStatus> List() const;
 
   // Calls `done` exactly once: when no connected data plane is pending on `version`, or at
-  // `deadline` (complete = false). May call it before returning.
-  void WaitForVersion(uint64_t version, absl::Time deadline, WaitDone done);
+  // `deadline` (complete = false), or at Shutdown — unless CancelWait removes it first. May call it
+  // before returning (then returns 0); else returns an id for CancelWait.
+  uint64_t WaitForVersion(uint64_t version, absl::Time deadline, WaitDone done);
+  // Removes a pending wait without calling its `done`. False if it is not pending (already
+  // answered or being answered: its `done` runs or has run).
+  bool CancelWait(uint64_t wait_id);
+  size_t pending_waits() const;
+
+  // Answers every pending wait now; later waits are answered at once. Idempotent.
+  void Shutdown();
 
  private:
   struct Entry {
@@ -61,6 +75,7 @@ class DataplaneRegistry {
     absl::Time disconnected_at;
   };
   struct Waiter {
+    uint64_t id;
     uint64_t version;
     absl::Time deadline;
     WaitDone done;
@@ -83,10 +98,13 @@ class DataplaneRegistry {
 
   const absl::Duration keep_disconnected_;
   mutable absl::Mutex mu_;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // By data plane id.
+  using Key = std::pair<std::string, std::string>;  // Data plane id, peer.
+  std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_wait_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Shutdown: waits are answered at once.
+  bool exiting_ ABSL_GUARDED_BY(mu_) = false;   // Destructor: the timer thread ends.
   absl::CondVar timer_cv_;  // Signalled when a waiter is added or on stop.
   std::thread timer_;
 };

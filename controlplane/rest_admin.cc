@@ -31,14 +31,6 @@ using tcp = net::ip::tcp;
 constexpr size_t kMaxBodyBytes = 8 << 20;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
-int HttpStatusOf(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument: return 400;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kFailedPrecondition: return 409;
-    default: return 500;
-  }
-}
 
 AdminResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
   nlohmann::ordered_json j = {{"error", {{"status", status}, {"code", code}, {"message", message}}}};
@@ -46,7 +38,7 @@ AdminResponse ErrorResponse(int status, std::string_view code, std::string_view 
 }
 
 AdminResponse ErrorResponse(const absl::Status& status) {
-  return ErrorResponse(HttpStatusOf(status.code()),
+  return ErrorResponse(HttpStatusForCode(status.code()),
                        std::string(absl::StatusCodeToString(status.code())),
                        std::string(status.message()));
 }
@@ -167,7 +159,8 @@ void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
       v1::DeleteAppRequest r;
       r.set_name(name);
       r.set_expected_version(q->expected_version);
-      return done(FromResult(api->DeleteApp(r, q->dry_run), true));
+      r.set_dry_run(q->dry_run);
+      return done(FromResult(api->DeleteApp(r), true));
     }
     return done(MethodNotAllowed(m, path));
   }
@@ -195,6 +188,17 @@ void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
     return;
   }
   done(ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", std::string(path))));
+}
+
+int HttpStatusForCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kFailedPrecondition: return 409;
+    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
 }
 
 absl::Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port) {

@@ -13,7 +13,8 @@
 // PUT and DELETE take ?dry_run=true and ?expected_version=N. Bodies are protobuf's JSON mapping
 // (camelCase names, uint64 as strings; zero fields of apps are left out as in the conf files).
 // Errors: {"error":{"status":N,"code":"INVALID_ARGUMENT","message":"..."}} with HTTP 400 for
-// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 405 for a wrong method, else 500.
+// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 429 RESOURCE_EXHAUSTED, 503
+// UNAVAILABLE, 405 for a wrong method, else 500.
 //
 // Threading: one I/O thread of its own; handlers run on it (a change waits for the conf-dir write).
 // Lifetime: `api` outlives the RestAdmin; Stop (or the destructor) closes the listener and every
@@ -67,6 +68,9 @@ class RestAdmin {
   std::unique_ptr<Impl> impl_;
   std::string bound_address_;
 };
+
+// The HTTP status of an error status code (see the table above).
+int HttpStatusForCode(absl::StatusCode code);
 
 // Splits "HOST:PORT" ("[::1]:80" too). InvalidArgument if malformed.
 absl::Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port);

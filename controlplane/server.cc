@@ -13,11 +13,15 @@ namespace valet {
 
 absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
     const ControlPlaneOptions& options) {
+  // ":PORT": every interface, like the data plane's listeners.
+  std::string listen = options.grpc_listen;
+  if (!listen.empty() && listen.front() == ':') listen = "0.0.0.0" + listen;
   std::string host;
   uint16_t port = 0;
-  RETURN_IF_ERROR(SplitHostPort(options.grpc_listen, &host, &port));
+  RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
 
   std::unique_ptr<ControlPlaneServer> s(new ControlPlaneServer());
+  ASSIGN_OR_RETURN(s->lock_, ConfDirLock::Acquire(options.conf_dir));
   ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir));
   s->registry_ = std::make_unique<DataplaneRegistry>();
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
@@ -28,14 +32,32 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(options.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
-  // Data planes ping every 20 s to notice a dead control plane; accept pings that often.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  // gRPC sets SO_REUSEPORT by default: a second control plane could then share the port and take
+  // half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Notice a data plane that vanished without closing its connection (its stream then ends and
+  // the registry marks it disconnected).
+  auto ms = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Data planes ping every 10 s (without data: an attach stream is mostly idle); accept that.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(options.min_ping_interval));
   builder.RegisterService(s->attach_.get());
   builder.RegisterService(s->control_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || bound_port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.grpc_listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.grpc_listen,
+                                               " (in use, or not an address of this host?)"));
+  }
+  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus("", true);
+    health->SetServingStatus(v1::ControlService::service_full_name(), true);
+    health->SetServingStatus(v1::AttachService::service_full_name(), true);
   }
   s->grpc_address_ = absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host,
                                   ":", bound_port);
@@ -55,7 +77,12 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
 ControlPlaneServer::~ControlPlaneServer() { Shutdown(); }
 
 void ControlPlaneServer::Shutdown(absl::Duration grace) {
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   if (admin_ != nullptr) admin_->Stop();
+  // Pending waits are answered (complete = false) while their calls still exist.
+  if (registry_ != nullptr) registry_->Shutdown();
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();

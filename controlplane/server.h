@@ -2,8 +2,13 @@
 // control API over gRPC, REST admin), as valet-controlplane runs it and as tests start it in
 // process.
 //
-// Lifetime: Start binds both listeners and serves; Shutdown (or the destructor) stops the REST
-// admin, then the gRPC server (streams are cancelled at the deadline), then the rest.
+// Start holds the conf dir's lock (ConfDirLock: one control plane per dir) until destruction and
+// binds the gRPC port exclusively (no SO_REUSEPORT: a second control plane on the port fails).
+// Health (grpc.health.v1): "", "valet.v1.ControlService" and "valet.v1.AttachService" are SERVING
+// from Start and NOT_SERVING from the start of Shutdown.
+// Lifetime: Start binds both listeners and serves; Shutdown (or the destructor) reports
+// NOT_SERVING, stops the REST admin, answers every pending WaitForVersion, then shuts the gRPC
+// server down (streams are cancelled at the deadline), then the rest.
 #ifndef VALET_CONTROLPLANE_SERVER_H_
 #define VALET_CONTROLPLANE_SERVER_H_
 
@@ -14,6 +19,7 @@
 #include "absl/time/time.h"
 #include "controlplane/app_store.h"
 #include "controlplane/attach_service.h"
+#include "controlplane/conf_dir_lock.h"
 #include "controlplane/control_api.h"
 #include "controlplane/control_service.h"
 #include "controlplane/dataplane_registry.h"
@@ -24,8 +30,14 @@ namespace valet {
 
 struct ControlPlaneOptions {
   std::string conf_dir;
-  std::string grpc_listen = "0.0.0.0:9090";
+  std::string grpc_listen = "0.0.0.0:9090";    // ":PORT" means every interface.
   std::string http_listen = "127.0.0.1:9091";  // Empty: no REST admin.
+  // Keepalive of the gRPC server: it pings each connection idle for keepalive_time and drops it
+  // (marking its data plane disconnected) without an answer within keepalive_timeout. Clients may
+  // ping as often as every min_ping_interval without data (data planes ping every 10 s).
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  absl::Duration min_ping_interval = absl::Seconds(5);
 };
 
 class ControlPlaneServer {
@@ -50,6 +62,7 @@ class ControlPlaneServer {
  private:
   ControlPlaneServer() = default;
 
+  std::unique_ptr<ConfDirLock> lock_;  // Declared first: released last.
   std::unique_ptr<AppStore> store_;
   std::unique_ptr<DataplaneRegistry> registry_;
   std::unique_ptr<ControlApi> api_;

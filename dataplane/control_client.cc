@@ -8,6 +8,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
 namespace valet {
@@ -19,17 +20,15 @@ constexpr char kAttachedMetadataKey[] = "valet-attached";
 }  // namespace
 
 std::unique_ptr<ControlClient> ControlClient::Create(ControlClientOptions options,
-                                                     InstallFn install,
-                                                     std::function<uint64_t()> serving_version) {
+                                                     InstallFn install, ServingFn serving) {
   return std::unique_ptr<ControlClient>(
-      new ControlClient(std::move(options), std::move(install), std::move(serving_version)));
+      new ControlClient(std::move(options), std::move(install), std::move(serving)));
 }
 
-ControlClient::ControlClient(ControlClientOptions options, InstallFn install,
-                             std::function<uint64_t()> serving_version)
+ControlClient::ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving)
     : options_(std::move(options)),
       install_(std::move(install)),
-      serving_version_(std::move(serving_version)),
+      serving_(std::move(serving)),
       channels_(options_.targets.size()) {}
 
 ControlClient::~ControlClient() { Stop(); }
@@ -53,9 +52,15 @@ std::shared_ptr<grpc::Channel> ControlClient::ChannelFor(const std::string& targ
              options_.targets.begin();
   if (channels_[i] == nullptr) {
     grpc::ChannelArguments args;
-    // Notice a control plane that vanished without closing the connection.
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    // Notice a control plane that vanished or froze without closing the connection: ping for as
+    // long as the (mostly idle) attach stream lasts. gRPC stops after 2 pings without data unless
+    // MAX_PINGS_WITHOUT_DATA is 0.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     // A snapshot carries every app: it may exceed gRPC's 4 MiB default.
     args.SetMaxReceiveMessageSize(-1);
     // Our own backoff paces reconnects; keep gRPC's short so a returning server is found soon.
@@ -98,7 +103,31 @@ void ControlClient::Loop() {
 }
 
 bool ControlClient::RunStream(const std::string& target) {
-  std::unique_ptr<v1::AttachService::Stub> stub = v1::AttachService::NewStub(ChannelFor(target));
+  std::shared_ptr<grpc::Channel> channel = ChannelFor(target);
+  // A control plane that accepts TCP but never answers (frozen) would hold the attach call until
+  // gRPC's own connect timeout (20 s): bound it, then try the next target. Waits in slices so that
+  // Stop() stays prompt.
+  absl::Time connect_deadline = absl::Now() + options_.attach_timeout;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return false;
+    }
+    grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) break;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      ReportAttachFailure(target, "connection failed");
+      return false;
+    }
+    if (absl::Now() >= connect_deadline) {
+      ReportAttachFailure(target, absl::StrCat("not connected within ",
+                                               absl::FormatDuration(options_.attach_timeout)));
+      return false;
+    }
+    absl::Time slice = std::min(connect_deadline, absl::Now() + absl::Milliseconds(100));
+    channel->WaitForStateChange(state, absl::ToChronoTime(slice));
+  }
+  std::unique_ptr<v1::AttachService::Stub> stub = v1::AttachService::NewStub(channel);
   grpc::ClientContext context;
   {
     absl::MutexLock lock(&mu_);
@@ -112,7 +141,9 @@ bool ControlClient::RunStream(const std::string& target) {
   v1::DataPlaneMessage hello;
   hello.mutable_hello()->set_id(options_.id);
   hello.mutable_hello()->set_address(options_.address);
-  hello.mutable_hello()->set_version(serving_version_());
+  ServedVersion served = serving_();
+  hello.mutable_hello()->set_version(served.version);
+  hello.mutable_hello()->set_epoch(served.epoch);
   if (stream->Write(hello)) {
     stream->WaitForInitialMetadata();
     // The control plane marks its answer to the Hello; a failed stream has no such metadata.
@@ -120,6 +151,7 @@ bool ControlClient::RunStream(const std::string& target) {
   }
   if (was_up) {
     connected_ = true;
+    failed_attaches_ = 0;
     VALET_LOG(INFO) << "attached to control plane " << target << " at version "
                     << hello.hello().version();
     v1::ControlPlaneMessage in;
@@ -155,10 +187,21 @@ bool ControlClient::RunStream(const std::string& target) {
     VALET_LOG(WARNING) << "detached from control plane " << target << ": "
                        << status.error_message();
   } else {
-    VALET_LOG(DEBUG) << "cannot attach to control plane " << target << ": "
-                     << status.error_message();
+    ReportAttachFailure(target, status.error_message());
   }
   return was_up;
+}
+
+void ControlClient::ReportAttachFailure(const std::string& target, const std::string& reason) {
+  ++failed_attaches_;
+  if (failed_attaches_ == 1 || failed_attaches_ % kWarnEveryFailures == 0) {
+    VALET_LOG(WARNING) << "cannot attach to control plane " << target << ": " << reason
+                       << " (" << failed_attaches_ << " failed attempt"
+                       << (failed_attaches_ == 1 ? "" : "s in a row")
+                       << "; retrying; still serving version " << serving_().version << ")";
+  } else {
+    VALET_LOG(DEBUG) << "cannot attach to control plane " << target << ": " << reason;
+  }
 }
 
 }  // namespace valet

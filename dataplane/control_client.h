@@ -5,9 +5,14 @@
 // and answers Ack, or Nack with install's error as the reason. After an Ack the snapshot is saved
 // to `cache_dir` (only good snapshots are cached). When the stream fails it retries forever with
 // exponential backoff and jitter (min_backoff .. max_backoff), moving to the next target after a
-// failed attempt, until Stop().
+// failed attempt, until Stop(). An attempt fails when the channel is not connected within
+// attach_timeout (a frozen control plane accepts TCP but never answers). While attached, the client
+// pings every keepalive_time, with or without data and for as long as the stream lasts, and drops
+// the stream when a ping is not answered within keepalive_timeout; the next attempt goes to the
+// same control plane, then to the next. A failed attach is logged as a WARNING the first time and
+// then every kWarnEveryFailures-th consecutive time (each at DEBUG).
 //
-// Threading: `install` and `serving_version` run on the client's thread; install must not block
+// Threading: `install` and `serving` run on the client's thread; install must not block
 // long. connected() may be called from any thread. Lifetime: Stop() (or the destructor) cancels
 // the stream, wakes the backoff and joins the thread promptly; install is not called afterwards.
 #ifndef VALET_DATAPLANE_CONTROL_CLIENT_H_
@@ -39,15 +44,27 @@ struct ControlClientOptions {
   std::string cache_dir;             // Empty: no cache.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  absl::Duration keepalive_time = absl::Seconds(10);    // The control plane permits 5 s.
+  absl::Duration keepalive_timeout = absl::Seconds(5);
+  absl::Duration attach_timeout = absl::Seconds(10);    // Until the channel is connected.
 };
 
 // Compiles and swaps in a snapshot; an error is the NACK reason and the old snapshot stays.
 using InstallFn = std::function<absl::Status(const v1::ConfigSnapshot&)>;
 
+// What the data plane serves: the (epoch, version) of its snapshot (0, 0 for none).
+struct ServedVersion {
+  uint64_t epoch = 0;
+  uint64_t version = 0;
+};
+using ServingFn = std::function<ServedVersion()>;
+
 class ControlClient {
  public:
+  static constexpr int kWarnEveryFailures = 10;
+
   static std::unique_ptr<ControlClient> Create(ControlClientOptions options, InstallFn install,
-                                               std::function<uint64_t()> serving_version);
+                                               ServingFn serving);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
@@ -59,17 +76,18 @@ class ControlClient {
   bool connected() const { return connected_.load(); }
 
  private:
-  ControlClient(ControlClientOptions options, InstallFn install,
-                std::function<uint64_t()> serving_version);
+  ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving);
 
   void Loop();
   // One attach attempt; returns true if the control plane answered (the stream was up).
   bool RunStream(const std::string& target);
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& target);
+  void ReportAttachFailure(const std::string& target, const std::string& reason);
 
   const ControlClientOptions options_;
   const InstallFn install_;
-  const std::function<uint64_t()> serving_version_;
+  const ServingFn serving_;
+  int failed_attaches_ = 0;  // Consecutive; client thread.
   std::vector<std::shared_ptr<grpc::Channel>> channels_;  // Per target, made lazily; client thread.
   std::atomic<bool> connected_{false};
 

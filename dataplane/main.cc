@@ -151,7 +151,7 @@ int Run() {
     }
     control = ControlClient::Create(
         client_options, [&snapshots](const v1::ConfigSnapshot& s) { return snapshots.Install(s); },
-        [&snapshots] { return snapshots.version(); });
+        [&snapshots] { return ServedVersion{snapshots.epoch(), snapshots.version()}; });
   }
 
   (*server)->Start();

@@ -23,6 +23,7 @@ absl::Status SnapshotStore::Install(const v1::ConfigSnapshot& config) {
     absl::MutexLock lock(&mu_);
     old = std::move(current_);
     current_ = *compiled;
+    epoch_ = config.epoch();
     for (Worker* w : workers_) w->SetSnapshot(current_);
   }
   metrics_.config_reloads_ok().fetch_add(1, std::memory_order_relaxed);
@@ -40,6 +41,11 @@ std::shared_ptr<const Snapshot> SnapshotStore::current() const {
 uint64_t SnapshotStore::version() const {
   absl::MutexLock lock(&mu_);
   return current_ ? current_->version() : 0;
+}
+
+uint64_t SnapshotStore::epoch() const {
+  absl::MutexLock lock(&mu_);
+  return epoch_;
 }
 
 }  // namespace valet

@@ -31,6 +31,7 @@ class SnapshotStore {
   // The serving snapshot (null before the first install).
   std::shared_ptr<const Snapshot> current() const;
   uint64_t version() const;
+  uint64_t epoch() const;  // ConfigSnapshot.epoch of the serving snapshot (0 before the first).
 
  private:
   std::vector<Worker*> workers_;
@@ -38,6 +39,7 @@ class SnapshotStore {
   const uint32_t max_apps_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace valet

@@ -43,6 +43,8 @@ void Worker::Drain() {
 void Worker::Stop() {
   if (!thread_.joinable()) return;
   boost::asio::post(io_, [this] {
+    // cancel() does not stop a handler already queued: it checks stopping_ and does not re-arm.
+    stopping_ = true;
     sweep_timer_.cancel();
     pool_.CloseAll();
     std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
@@ -68,7 +70,7 @@ void Worker::ReleaseRelayBuffer(std::unique_ptr<char[]> buffer) {
 void Worker::ScheduleSweep() {
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopping_) return;
     pool_.Sweep();
     ScheduleSweep();
   });

@@ -75,6 +75,7 @@ class Worker {
   UpstreamPool pool_;
   Balancer balancer_;
   bool draining_ = false;
+  bool stopping_ = false;  // Set by Stop on this thread: the sweep timer is not re-armed.
   absl::flat_hash_set<Session*> sessions_;
   std::vector<std::unique_ptr<char[]>> spare_buffers_;
   std::atomic<size_t> session_count_{0};

@@ -94,7 +94,8 @@ int Apply(const Invocation& inv, CommandEnv& env) {
   grpc::Status status = conn.stub().ApplyApps(conn.NewContext().get(), request, &response);
   if (!status.ok()) {
     return conn.ReportError(status, dry_run ? "apply --dry-run" : "apply", env.err(),
-                            [&](const std::string& line) { return NameSources(apps, line); });
+                            [&](const std::string& line) { return NameSources(apps, line); },
+                            /*mutation=*/!dry_run);
   }
 
   std::string summary =

@@ -109,7 +109,8 @@ bool ControlConnection::Connect(std::string* reason) {
 
 int ControlConnection::ReportError(const grpc::Status& status, std::string_view what,
                                    std::ostream& err,
-                                   const std::function<std::string(const std::string&)>& rewrite) {
+                                   const std::function<std::string(const std::string&)>& rewrite,
+                                   bool mutation) {
   bool ready = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
   int code = ExitCodeForStatus(status, ready);
   if (code == kExitUnreachable) {
@@ -121,8 +122,11 @@ int ControlConnection::ReportError(const grpc::Status& status, std::string_view 
     return code;
   }
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    err << "error: " << what << ": no answer within " << absl::FormatDuration(timeout_)
-        << " (raise --timeout)\n";
+    err << "error: " << what << ": no answer within " << absl::FormatDuration(timeout_);
+    if (mutation) {
+      err << "; the outcome is unknown: the change may have landed; check `valetctl version`";
+    }
+    err << " (raise --timeout)\n";
     return code;
   }
   std::vector<std::string> lines = StatusErrorLines(status);

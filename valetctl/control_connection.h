@@ -45,9 +45,11 @@ class ControlConnection {
 
   // Prints the error lines of a failed call to `err` ("error: ..." each) and returns its exit code.
   // `what` names the call, e.g. "apply". `rewrite`, when set, maps each error line of a refusal
-  // (e.g. to name the local file an "apps[2]" came from).
+  // (e.g. to name the local file an "apps[2]" came from). A `mutation` that timed out says its
+  // outcome is unknown (the control plane may have applied it after the deadline).
   int ReportError(const grpc::Status& status, std::string_view what, std::ostream& err,
-                  const std::function<std::string(const std::string&)>& rewrite = nullptr);
+                  const std::function<std::string(const std::string&)>& rewrite = nullptr,
+                  bool mutation = false);
 
  private:
   std::string server_;

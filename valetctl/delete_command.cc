@@ -1,4 +1,4 @@
-// delete NAME [--wait] [--expected-version N]
+// delete NAME [--dry-run] [--wait] [--expected-version N]
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "valetctl/ack_wait.h"
@@ -9,8 +9,15 @@ namespace valet::ctl {
 namespace {
 
 int Delete(const Invocation& inv, CommandEnv& env) {
+  const bool dry_run = inv.Has("dry-run");
+  if (dry_run && inv.Has("wait")) {
+    env.err() << "error: delete: --wait cannot be used with --dry-run (a dry run makes no "
+                 "version)\n";
+    return kExitUsage;
+  }
   v1::DeleteAppRequest request;
   request.set_name(inv.args[0]);
+  request.set_dry_run(dry_run);
   if (inv.Has("expected-version")) {
     uint64_t expected = 0;
     if (!absl::SimpleAtoi(inv.Value("expected-version"), &expected)) {
@@ -23,9 +30,14 @@ int Delete(const Invocation& inv, CommandEnv& env) {
   ControlConnection& conn = env.connection();
   v1::DeleteAppResponse response;
   grpc::Status status = conn.stub().DeleteApp(conn.NewContext().get(), request, &response);
-  if (!status.ok()) return conn.ReportError(status, "delete " + inv.args[0], env.err());
+  if (!status.ok()) {
+    return conn.ReportError(status, (dry_run ? "delete --dry-run " : "delete ") + inv.args[0],
+                            env.err(), nullptr, /*mutation=*/!dry_run);
+  }
   std::string summary =
-      absl::StrCat("deleted ", inv.args[0], ": version ", response.version(), "\n");
+      dry_run ? absl::StrCat("dry run: ", inv.args[0], " can be deleted; nothing changed, version ",
+                             response.version(), "\n")
+              : absl::StrCat("deleted ", inv.args[0], ": version ", response.version(), "\n");
   if (!inv.Has("wait")) {
     env.Print(response, summary);
     return kExitOk;
@@ -42,6 +54,7 @@ CommandSpec DeleteCommand() {
   c.args_usage = "NAME";
   c.summary = "Delete an app (its file leaves the conf dir; data planes stop serving it).";
   c.flags = {
+      {"dry-run", 0, "", "check on the server only (the app exists, --expected-version); change nothing"},
       {"wait", 0, "", "wait until every data plane ACKed the new version (bounded by --timeout)"},
       {"expected-version", 0, "N", "refuse unless the control plane is at version N"},
   };

@@ -11,7 +11,7 @@ int Reload(const Invocation& inv, CommandEnv& env) {
   ControlConnection& conn = env.connection();
   v1::ReloadResponse response;
   grpc::Status status = conn.stub().Reload(conn.NewContext().get(), {}, &response);
-  if (!status.ok()) return conn.ReportError(status, "reload", env.err());
+  if (!status.ok()) return conn.ReportError(status, "reload", env.err(), nullptr, /*mutation=*/true);
   std::string summary = absl::StrCat("reloaded the conf dir: version ", response.version(), "\n");
   if (!inv.Has("wait")) {
     env.Print(response, summary);

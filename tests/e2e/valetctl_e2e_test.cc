@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -29,6 +30,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "valet/v1/attach.grpc.pb.h"
+#include "valet/v1/control.grpc.pb.h"
 #include "valet/v1/control.pb.h"
 
 extern char** environ;
@@ -632,6 +634,63 @@ TEST_F(ValetctlE2eTest, ConcurrentAppliesAllLand) {
   for (int i = 0; i < kClients; ++i) {
     EXPECT_TRUE(fs::exists(absl::StrCat(conf_dir_, "/c", i, ".json")));
   }
+}
+
+
+TEST_F(ValetctlE2eTest, DeleteDryRunChangesNothing) {
+  RunResult r = Ctl({"apply", "-f", WriteApp("a.json", AppJson("a"))});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  uint64_t v = Version();
+  r = Ctl({"delete", "a", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("dry run: a can be deleted; nothing changed, version ", v, "\n"));
+  EXPECT_TRUE(fs::exists(conf_dir_ + "/a.json"));
+  EXPECT_EQ(Version(), v);
+  r = Ctl({"delete", "nosuch", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, StartsWith("error: delete --dry-run nosuch: "));
+  r = Ctl({"delete", "a", "--dry-run", "--wait"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+}
+
+// A control plane that takes changes and never answers them (until released).
+class SilentControlService final : public v1::ControlService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ApplyApps(grpc::CallbackServerContext* context,
+                                      const v1::ApplyAppsRequest*,
+                                      v1::ApplyAppsResponse*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.push_back(reactor);
+    return reactor;
+  }
+  void ReleaseAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (grpc::ServerUnaryReactor* r : held_) r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bye"));
+    held_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<grpc::ServerUnaryReactor*> held_;
+};
+
+TEST_F(ValetctlE2eTest, AChangeWithoutAnAnswerMayHaveLanded) {
+  SilentControlService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  std::string file = WriteApp("a.json", AppJson("a"));
+  RunResult r = RunRaw(
+      {"--server", absl::StrCat("127.0.0.1:", port), "--timeout", "1s", "apply", "-f", file});
+  service.ReleaseAll();
+  server->Shutdown();
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_THAT(r.err, HasSubstr("error: apply: no answer within 1s; the outcome is unknown: the "
+                               "change may have landed; check `valetctl version`"));
 }
 
 }  // namespace

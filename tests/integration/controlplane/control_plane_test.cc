@@ -1,7 +1,10 @@
 // The control plane in process with real sockets: a ControlPlaneServer on 127.0.0.1:0, the data
 // plane's real ControlClient attached to it, gRPC stubs and a small HTTP client for the REST admin.
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -10,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <filesystem>
 #include <functional>
+#include <future>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -21,6 +26,8 @@
 #include "controlplane/server.h"
 #include "dataplane/control_client.h"
 #include "dataplane/snapshot_cache.h"
+#include "tests/support/binaries.h"
+#include "tests/support/process.h"
 #include "valet/v1/control.grpc.pb.h"
 
 namespace valet {
@@ -59,6 +66,7 @@ class FakeDataPlane {
       return absl::InvalidArgumentError("route table: conflict on /x");
     }
     serving_ = snapshot.version();
+    epoch_ = snapshot.epoch();
     return absl::OkStatus();
   }
   uint64_t serving() {
@@ -69,9 +77,14 @@ class FakeDataPlane {
     absl::MutexLock lock(&mu_);
     return received_;
   }
-  void set_serving(uint64_t v) {
+  void set_serving(uint64_t v, uint64_t epoch) {
     absl::MutexLock lock(&mu_);
     serving_ = v;
+    epoch_ = epoch;
+  }
+  ServedVersion served() {
+    absl::MutexLock lock(&mu_);
+    return {epoch_, serving_};
   }
   void RefuseFrom(uint64_t v) {
     absl::MutexLock lock(&mu_);
@@ -86,6 +99,10 @@ class FakeDataPlane {
                                         const std::string& cache_dir = "") {
     ControlClientOptions options;
     options.targets = {target};
+    return Client(options, id, cache_dir);
+  }
+  std::unique_ptr<ControlClient> Client(ControlClientOptions options, const std::string& id,
+                                        const std::string& cache_dir = "") {
     options.id = id;
     options.address = "127.0.0.1:8000";
     options.cache_dir = cache_dir;
@@ -93,12 +110,13 @@ class FakeDataPlane {
     options.max_backoff = absl::Milliseconds(200);
     return ControlClient::Create(
         options, [this](const v1::ConfigSnapshot& s) { return Install(s); },
-        [this] { return serving(); });
+        [this] { return served(); });
   }
 
  private:
   absl::Mutex mu_;
   uint64_t serving_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t refuse_from_ ABSL_GUARDED_BY(mu_) = 0;
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<uint64_t> received_ ABSL_GUARDED_BY(mu_);
@@ -230,7 +248,7 @@ TEST_F(ControlPlaneTest, SnapshotOnAttachPushOnApplyAndCacheOnAck) {
 
 TEST_F(ControlPlaneTest, NoSnapshotWhenTheDataPlaneIsCurrent) {
   FakeDataPlane dp;
-  dp.set_serving(server_->store()->version());
+  dp.set_serving(server_->store()->version(), server_->store()->epoch());
   auto client = dp.Client(server_->grpc_address(), "dp-current");
   client->Start();
   ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
@@ -446,6 +464,310 @@ TEST_F(ControlPlaneTest, RestAdmin) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("dp-rest"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\"connected\": true"), std::string::npos) << r.body;
+}
+
+
+// The bytes of a generic call's answer.
+std::string Bytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// grpc.health.v1.Health/Check for `service`, by hand (no health stubs are installed):
+// HealthCheckRequest{service = 1}; the answer's status (field 1) is 1 for SERVING.
+grpc::Status HealthCheck(const std::string& address, const std::string& service,
+                         std::string* answer) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::string request;
+  if (!service.empty()) {
+    request = std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
+                 [&](grpc::Status s) { done.set_value(std::move(s)); });
+  grpc::Status status = done.get_future().get();
+  *answer = Bytes(out);
+  return status;
+}
+
+const std::string kServing("\x08\x01", 2);
+
+TEST_F(ControlPlaneTest, HealthAnswersForEachService) {
+  for (const std::string service : {"", "valet.v1.ControlService", "valet.v1.AttachService"}) {
+    std::string answer;
+    grpc::Status s = HealthCheck(server_->grpc_address(), service, &answer);
+    ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
+    EXPECT_EQ(answer, kServing) << service;
+  }
+  std::string answer;
+  EXPECT_EQ(HealthCheck(server_->grpc_address(), "valet.v1.Nope", &answer).error_code(),
+            grpc::NOT_FOUND);
+}
+
+// Server reflection (v1alpha, what gRPC 1.51 serves) lists the services.
+class ReflectionCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit ReflectionCall(const std::string& address)
+      : stub_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {
+    // ServerReflectionRequest{list_services = 7: "*"}.
+    grpc::Slice slice(std::string("\x3a\x01*", 3));
+    request_ = grpc::ByteBuffer(&slice, 1);
+    ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    stub_.PrepareBidiStreamingCall(
+        &ctx_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        grpc::StubOptions(), this);
+    StartWriteLast(&request_, grpc::WriteOptions());
+    StartRead(&response_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (ok) answer_ = Bytes(response_);
+  }
+  void OnDone(const grpc::Status& s) override { done_.set_value(s); }
+  grpc::Status Wait() { return done_.get_future().get(); }
+  const std::string& answer() const { return answer_; }
+
+ private:
+  grpc::GenericStub stub_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer request_, response_;
+  std::string answer_;
+  std::promise<grpc::Status> done_;
+};
+
+TEST_F(ControlPlaneTest, ReflectionListsTheServices) {
+  ReflectionCall call(server_->grpc_address());
+  grpc::Status s = call.Wait();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(call.answer().find("valet.v1.ControlService"), std::string::npos);
+  EXPECT_NE(call.answer().find("valet.v1.AttachService"), std::string::npos);
+  EXPECT_NE(call.answer().find("grpc.health.v1.Health"), std::string::npos);
+}
+
+TEST_F(ControlPlaneTest, ShutdownReportsNotServing) {
+  FakeDataPlane dp;  // An attached stream keeps the server in its grace period.
+  auto client = dp.Client(server_->grpc_address(), "dp-h");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
+  std::string address = server_->grpc_address();
+  std::thread stopper([&] { server_->Shutdown(absl::Seconds(3)); });
+  // During the grace period new calls are refused, so NOT_SERVING shows as a failed check.
+  bool not_serving = WaitFor([&] {
+    std::string answer;
+    grpc::Status s = HealthCheck(address, "valet.v1.ControlService", &answer);
+    return !s.ok() || answer != kServing;
+  });
+  stopper.join();
+  client->Stop();
+  EXPECT_TRUE(not_serving);
+}
+
+TEST_F(ControlPlaneTest, ASnapshotOfAnotherEpochIsReplaced) {
+  FakeDataPlane dp;
+  // Same version number, other numbering (e.g. a conf dir whose version file was reset).
+  const uint64_t version = server_->store()->version();
+  dp.set_serving(version, server_->store()->epoch() + 1);
+  auto client = dp.Client(server_->grpc_address(), "dp-epoch");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.received().size() == 1; }));
+  EXPECT_EQ(dp.received()[0], version);
+  EXPECT_EQ(dp.served().epoch, server_->store()->epoch());
+  ASSERT_TRUE(WaitFor([&] { return DataPlanes().size() == 1 && DataPlanes()[0].version() == version; }));
+}
+
+TEST_F(ControlPlaneTest, PendingWaitsAreAnsweredBeforeShutdown) {
+  FakeDataPlane dp;
+  auto client = dp.Client(server_->grpc_address(), "dp-held");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
+  dp.Hold(true);
+  uint64_t v = Apply({MakeApp("second")});
+  std::promise<std::pair<grpc::Status, v1::WaitForVersionResponse>> answer;
+  std::thread waiter([&] {
+    v1::WaitForVersionRequest req;
+    req.set_version(v);
+    req.set_timeout_ms(60000);
+    v1::WaitForVersionResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = stub_->WaitForVersion(&ctx, req, &resp);
+    answer.set_value({s, resp});
+  });
+  ASSERT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 1; }));
+  absl::Time start = absl::Now();
+  std::thread stopper([&] { server_->Shutdown(absl::Seconds(5)); });
+  auto [status, response] = answer.get_future().get();
+  absl::Duration took = absl::Now() - start;
+  waiter.join();
+  stopper.join();
+  dp.Hold(false);
+  client->Stop();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.complete());
+  EXPECT_EQ(response.pending_size(), 1);
+  EXPECT_LT(took, absl::Seconds(4));  // Answered at once, not at the end of the grace period.
+}
+
+TEST_F(ControlPlaneTest, ACancelledWaitLeavesTheRegistry) {
+  FakeDataPlane dp;
+  auto client = dp.Client(server_->grpc_address(), "dp-held");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
+  dp.Hold(true);
+  uint64_t v = Apply({MakeApp("second")});
+  v1::WaitForVersionRequest req;
+  req.set_version(v);
+  req.set_timeout_ms(60000);
+  v1::WaitForVersionResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  EXPECT_EQ(stub_->WaitForVersion(&ctx, req, &resp).error_code(), grpc::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 0; }));
+  dp.Hold(false);
+}
+
+TEST_F(ControlPlaneTest, DeleteDryRunChangesNothing) {
+  v1::DeleteAppRequest req;
+  req.set_name("first");
+  req.set_dry_run(true);
+  v1::DeleteAppResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->DeleteApp(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.version(), 1u);
+  EXPECT_TRUE(fs::exists(conf_ + "/first.json"));
+  HttpResult r = Http(server_->http_address(), "DELETE", "/v1/apps/first?dry_run=true");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(fs::exists(conf_ + "/first.json"));
+  r = Http(server_->http_address(), "DELETE", "/v1/apps/nope?dry_run=true");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(server_->store()->version(), 1u);
+}
+
+TEST_F(ControlPlaneTest, OneControlPlanePerConfDirAndPerPort) {
+  ControlPlaneOptions options;
+  options.conf_dir = conf_;
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "";
+  auto same_dir = ControlPlaneServer::Start(options);
+  ASSERT_FALSE(same_dir.ok());
+  EXPECT_EQ(same_dir.status().message(),
+            absl::StrCat("conf dir ", conf_, " is in use by another valet-controlplane (pid ",
+                         ::getpid(), ")"));
+  options.conf_dir = root_ + "/other";
+  fs::create_directories(options.conf_dir);
+  options.grpc_listen = server_->grpc_address();
+  auto same_port = ControlPlaneServer::Start(options);
+  EXPECT_FALSE(same_port.ok()) << "a second control plane shares " << server_->grpc_address();
+}
+
+TEST_F(ControlPlaneTest, ListenWithoutHostMeansEveryInterface) {
+  server_.reset();
+  ControlPlaneOptions options;
+  options.conf_dir = conf_;
+  options.grpc_listen = ":0";
+  options.http_listen = "";
+  auto server = ControlPlaneServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string& address = (*server)->grpc_address();
+  ASSERT_EQ(address.rfind("0.0.0.0:", 0), 0u) << address;
+  auto stub = v1::ControlService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + address.substr(8), grpc::InsecureChannelCredentials()));
+  v1::GetVersionResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_TRUE(stub->GetVersion(&ctx, {}, &resp).ok());
+}
+
+// Redirects stderr (fd 2) to a file while alive; text() reads what was written so far.
+class StderrCapture {
+ public:
+  explicit StderrCapture(const std::string& path) : path_(path) {
+    saved_ = ::dup(2);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~StderrCapture() {
+    ::dup2(saved_, 2);
+    ::close(saved_);
+  }
+  std::string text() const {
+    absl::StatusOr<std::string> t = ReadFile(path_);
+    return t.ok() ? *t : "";
+  }
+
+ private:
+  std::string path_;
+  int saved_;
+};
+
+TEST_F(ControlPlaneTest, AFailedAttachIsAWarning) {
+  // A port nobody listens on: bind one, then close it.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  std::string dead = absl::StrCat("127.0.0.1:", acceptor.local_endpoint().port());
+  acceptor.close();
+  FakeDataPlane dp;
+  std::string log;
+  {
+    StderrCapture capture(root_ + "/stderr");
+    auto client = dp.Client(dead, "dp-lonely");
+    client->Start();
+    WaitFor([&] { return capture.text().find("cannot attach") != std::string::npos; });
+    client->Stop();
+    log = capture.text();
+  }
+  EXPECT_NE(log.find(" W "), std::string::npos) << log;
+  EXPECT_NE(log.find("cannot attach to control plane " + dead), std::string::npos) << log;
+}
+
+// A control plane that freezes (SIGSTOP: the connection stays open, nothing answers) is noticed
+// by keepalive and left for the next one within keepalive time + timeout + attach timeout.
+TEST_F(ControlPlaneTest, AFrozenControlPlaneIsLeftWithinTheKeepaliveBound) {
+  auto bin = testing::ControlplaneBinary();
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  std::string conf_a = root_ + "/conf-a";
+  fs::create_directories(conf_a);
+  ASSERT_TRUE(WriteAppFile(conf_a, MakeApp("first")).ok());
+  std::string ports = root_ + "/a.ports";
+  auto a = testing::Process::Start(*bin, {"--conf-dir", conf_a, "--grpc-listen", "127.0.0.1:0",
+                                          "--http-listen", "127.0.0.1:0", "--port-file", ports});
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto a_ports = testing::WaitForPortFile(ports, absl::Seconds(20));
+  ASSERT_TRUE(a_ports.ok()) << a_ports.status() << (*a)->Log();
+
+  FakeDataPlane dp;
+  ControlClientOptions options;
+  options.targets = {(*a_ports)["grpc"], server_->grpc_address()};
+  options.keepalive_time = absl::Seconds(1);
+  options.keepalive_timeout = absl::Seconds(1);
+  options.attach_timeout = absl::Seconds(1);
+  auto client = dp.Client(options, "dp-ka");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
+  ASSERT_TRUE(DataPlanes().empty()) << "attached to the second control plane first";
+  // Before the first ping is due (the live control plane permits one every 5 s).
+  ASSERT_TRUE((*a)->Signal(SIGSTOP).ok());
+  absl::Time frozen = absl::Now();
+  bool moved = WaitFor(
+      [&] {
+        std::vector<v1::DataPlaneStatus> dps = DataPlanes();
+        return dps.size() == 1 && dps[0].connected() && client->connected();
+      },
+      absl::Seconds(15));
+  absl::Duration took = absl::Now() - frozen;
+  EXPECT_TRUE((*a)->Signal(SIGCONT).ok());
+  client->Stop();
+  ASSERT_TRUE(moved) << "still attached to the frozen control plane";
+  EXPECT_LT(took, absl::Seconds(8));
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ v1::AppConfig MinimalApp(const std::string& name) {
 }
 
 TEST(IsValidAppNameTest, AcceptsPathSegmentNames) {
-  for (const char* name : {"a", "userauth", "User-Auth_2", "v1.2", "...", "-"}) {
+  for (const char* name : {"a", "userauth", "User-Auth_2", "v1.2", "a...", "-"}) {
     EXPECT_TRUE(IsValidAppName(name)) << name;
   }
   EXPECT_TRUE(IsValidAppName(std::string(64, 'a')));
@@ -31,7 +31,7 @@ TEST(IsValidAppNameTest, AcceptsPathSegmentNames) {
 
 TEST(IsValidAppNameTest, RefusesWhatCannotBeOnePathSegment) {
   for (const char* name :
-       {"", ".", "..", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b", "tab\t"}) {
+       {"", ".", "..", "...", ".hidden", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b", "tab\t"}) {
     EXPECT_FALSE(IsValidAppName(name)) << name;
   }
   EXPECT_FALSE(IsValidAppName(std::string(65, 'a')));

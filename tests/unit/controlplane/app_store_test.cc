@@ -1,7 +1,11 @@
 #include "controlplane/app_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <filesystem>
 #include <mutex>
@@ -13,7 +17,9 @@
 #include "absl/synchronization/notification.h"
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
+#include "controlplane/conf_dir_lock.h"
 #include "controlplane/dataplane_registry.h"
+#include "controlplane/rest_admin.h"
 #include "dataplane/snapshot_cache.h"
 
 namespace valet {
@@ -244,6 +250,189 @@ TEST_F(AppStoreTest, ConcurrentAppliesAllLandWithDistinctVersions) {
   EXPECT_EQ(loaded->size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
+TEST_F(AppStoreTest, NewAppNeverOverwritesAnotherAppsFile) {
+  // two.json holds app "one" (an app keeps the file it was loaded from).
+  ASSERT_TRUE(WriteFileAtomically(File("two.json"), AppConfigToJson(MakeApp("one", 1))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File("two-2.json"), AppConfigToJson(MakeApp("other", 2))).ok());
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Apply(Req({MakeApp("two", 3)}), {}).ok());
+    EXPECT_EQ(store->snapshot()->apps_size(), 3);
+  }
+  EXPECT_NE(ReadAll(File("two.json")).find("\"one\""), std::string::npos);
+  EXPECT_NE(ReadAll(File("two-3.json")).find("\"two\""), std::string::npos);
+  auto store = Open();  // Nothing was lost on disk.
+  ASSERT_EQ(store->snapshot()->apps_size(), 3);
+  EXPECT_EQ(store->Get("one")->endpoints(0).port(), 1u);
+  EXPECT_EQ(store->Get("two")->endpoints(0).port(), 3u);
+  EXPECT_EQ(store->Get("other")->endpoints(0).port(), 2u);
+}
+
+TEST_F(AppStoreTest, FilesKeepTheirModeAndNewOnesArePrivate) {
+  ASSERT_TRUE(WriteFileAtomically(File("a.json"), AppConfigToJson(MakeApp("a"))).ok());
+  ASSERT_EQ(::chmod(File("a.json").c_str(), 0640), 0);
+  auto store = Open();
+  ASSERT_TRUE(store->Apply(Req({MakeApp("a", 81), MakeApp("b")}), {}).ok());
+  EXPECT_EQ(fs::status(File("a.json")).permissions(), fs::perms(0640));
+  EXPECT_EQ(fs::status(File("b.json")).permissions(), fs::perms(0600));
+}
+
+TEST_F(AppStoreTest, EpochIsKeptAcrossRestartsAndRenewedWithTheNumbering) {
+  uint64_t epoch;
+  {
+    auto store = Open();
+    epoch = store->epoch();
+    EXPECT_NE(epoch, 0u);
+    EXPECT_EQ(store->snapshot()->epoch(), epoch);
+    ASSERT_TRUE(store->Apply(Req({MakeApp("a")}), {}).ok());
+    EXPECT_EQ(store->snapshot()->epoch(), epoch);
+    EXPECT_EQ(store->snapshot_message()->snapshot().version(), store->version());
+  }
+  EXPECT_EQ(Open()->epoch(), epoch);
+  fs::remove(File(kVersionFileName));  // A new numbering: version 1 again, a new epoch.
+  auto store = Open();
+  EXPECT_EQ(store->version(), 1u);
+  EXPECT_NE(store->epoch(), epoch);
+}
+
+// A crash after the intent was recorded: Open performs the whole change.
+TEST_F(AppStoreTest, OpenRollsForwardARecordedChange) {
+  ASSERT_TRUE(WriteFileAtomically(File("a.json"), AppConfigToJson(MakeApp("a", 1))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File("c.json"), AppConfigToJson(MakeApp("c", 1))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(kVersionFileName), "3\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.0"), AppConfigToJson(MakeApp("a", 2))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.1"), AppConfigToJson(MakeApp("b", 2))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(kIntentFileName),
+                                  "valet-intent 1\nversion 4\nrename .valet-txn.4.0 a.json\n"
+                                  "rename .valet-txn.4.1 b.json\nremove c.json\nend\n")
+                  .ok());
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->version(), 5u);
+  ASSERT_EQ(store->snapshot()->apps_size(), 2);
+  EXPECT_EQ(store->Get("a")->endpoints(0).port(), 2u);
+  EXPECT_EQ(store->Get("b")->endpoints(0).port(), 2u);
+  EXPECT_FALSE(store->Get("c").ok());
+  for (const char* gone : {kIntentFileName, ".valet-txn.4.0", ".valet-txn.4.1", "c.json"}) {
+    EXPECT_FALSE(fs::exists(File(gone))) << gone;
+  }
+}
+
+// A crash while the intent was being written: the change never happened.
+TEST_F(AppStoreTest, OpenDiscardsAnIncompleteIntent) {
+  ASSERT_TRUE(WriteFileAtomically(File("a.json"), AppConfigToJson(MakeApp("a", 1))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File("c.json"), AppConfigToJson(MakeApp("c", 1))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(kVersionFileName), "3\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.0"), AppConfigToJson(MakeApp("a", 2))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.1"), AppConfigToJson(MakeApp("b", 2))).ok());
+  ASSERT_TRUE(WriteFileAtomically(File(kIntentFileName),
+                                  "valet-intent 1\nversion 4\nrename .valet-txn.4.0 a.json\nrena")
+                  .ok());
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->version(), 4u);
+  ASSERT_EQ(store->snapshot()->apps_size(), 2);
+  EXPECT_EQ(store->Get("a")->endpoints(0).port(), 1u);
+  EXPECT_TRUE(store->Get("c").ok());
+  for (const char* gone : {kIntentFileName, ".valet-txn.4.0", ".valet-txn.4.1"}) {
+    EXPECT_FALSE(fs::exists(File(gone))) << gone;
+  }
+}
+
+TEST_F(AppStoreTest, AChangeLeavesNoIntentOrTempFiles) {
+  auto store = Open();
+  ASSERT_TRUE(store->Apply(Req({MakeApp("a"), MakeApp("b")}), {}).ok());
+  ASSERT_TRUE(store->Delete("a", {}).ok());
+  for (const auto& e : fs::directory_iterator(dir_.path())) {
+    std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "b.json" || name == kVersionFileName || name == kEpochFileName) << name;
+  }
+}
+
+TEST(ConfDirLockTest, OneHolderPerDir) {
+  TempDir dir;
+  auto first = ConfDirLock::Acquire(dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = ConfDirLock::Acquire(dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("conf dir ", dir.path(), " is in use by another valet-controlplane (pid ",
+                         ::getpid(), ")"));
+  first->reset();
+  EXPECT_TRUE(ConfDirLock::Acquire(dir.path()).ok());
+}
+
+TEST(ConfDirLockDeathTest, UnwritableDirIsRefusedWithAClearReason) {
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
+  EXPECT_EXIT(
+      {
+        // Root writes anywhere: drop to an unprivileged user first (no-op otherwise).
+        if (::geteuid() == 0 && ::setgid(65534) == 0) (void)!::setuid(65534);
+        auto lock = ConfDirLock::Acquire(dir.path());
+        std::fprintf(stderr, "%s\n", std::string(lock.status().message()).c_str());
+        std::exit(lock.ok() ? 1 : 0);
+      },
+      ::testing::ExitedWithCode(0),
+      "conf dir .* must be writable by valet-controlplane: Permission denied");
+  ::chmod(dir.path().c_str(), 0755);
+}
+
+TEST(RestAdminTest, ErrorCodesMapToHttpStatuses) {
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kNotFound), 404);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kFailedPrecondition), 409);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kResourceExhausted), 429);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kUnavailable), 503);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kInternal), 500);
+}
+
+TEST(DataplaneRegistryTest, CancelledAndShutDownWaitsLeave) {
+  DataplaneRegistry registry;
+  registry.Connected("dp", "a", "p1", 1);
+  int calls = 0;
+  uint64_t id = registry.WaitForVersion(2, absl::InfiniteFuture(),
+                                        [&](v1::WaitForVersionResponse) { ++calls; });
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(registry.pending_waits(), 1u);
+  EXPECT_TRUE(registry.CancelWait(id));
+  EXPECT_FALSE(registry.CancelWait(id));
+  EXPECT_EQ(registry.pending_waits(), 0u);
+  EXPECT_EQ(calls, 0);
+
+  std::optional<v1::WaitForVersionResponse> answer;
+  registry.WaitForVersion(2, absl::InfiniteFuture(),
+                          [&](v1::WaitForVersionResponse r) { answer = std::move(r); });
+  EXPECT_FALSE(answer.has_value());
+  registry.Shutdown();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->complete());
+  EXPECT_EQ(answer->pending_size(), 1);
+  // After Shutdown a wait is answered at once.
+  answer.reset();
+  EXPECT_EQ(registry.WaitForVersion(2, absl::InfiniteFuture(),
+                                    [&](v1::WaitForVersionResponse r) { answer = std::move(r); }),
+            0u);
+  EXPECT_TRUE(answer.has_value());
+}
+
+TEST(DataplaneRegistryTest, ReattachWithANewerVersionClearsTheNack) {
+  DataplaneRegistry registry;
+  uint64_t t = registry.Connected("dp", "a", "p1", 1);
+  registry.Nacked(t, 2, "bad");
+  registry.Disconnected(t);
+  // Still serving 1: the NACK of 2 stands.
+  t = registry.Connected("dp", "a", "p2", 1);
+  ASSERT_EQ(registry.List().size(), 1u);
+  EXPECT_EQ(registry.List()[0].last_nack_version(), 2u);
+  registry.Disconnected(t);
+  // Serving 3 now: the NACK is history.
+  registry.Connected("dp", "a", "p3", 3);
+  ASSERT_EQ(registry.List().size(), 1u);
+  EXPECT_EQ(registry.List()[0].last_nack_version(), 0u);
+  EXPECT_EQ(registry.List()[0].last_nack_reason(), "");
+}
+
 TEST(DataplaneRegistryTest, WaitCompletesOnAckOrNackAndTimesOut) {
   DataplaneRegistry registry;
   uint64_t a = registry.Connected("dp-a", "127.0.0.1:8000", "peer-a", 1);
@@ -291,6 +480,10 @@ TEST(DataplaneRegistryTest, ReconnectTakesOverTheEntry) {
   DataplaneRegistry registry;
   uint64_t old_token = registry.Connected("dp", "a", "p1", 1);
   uint64_t new_token = registry.Connected("dp", "a", "p2", 1);
+  // Two live streams with one id: both are visible (and both counted by waits).
+  ASSERT_EQ(registry.List().size(), 2u);
+  EXPECT_TRUE(registry.List()[0].connected());
+  EXPECT_TRUE(registry.List()[1].connected());
   registry.Disconnected(old_token);  // The old stream's late end.
   std::vector<v1::DataPlaneStatus> list = registry.List();
   ASSERT_EQ(list.size(), 1u);

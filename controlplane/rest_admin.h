@@ -27,20 +27,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/admin_http_server.h"
 #include "controlplane/control_api.h"
 
 namespace valet {
-
-// One HTTP exchange, independent of the transport (what the tests and the server share).
-struct AdminRequest {
-  std::string method;  // "GET", "PUT", ...
-  std::string target;  // Path and query: "/v1/apps/x?dry_run=true".
-  std::string body;
-};
-struct AdminResponse {
-  int status = 200;
-  std::string body;  // JSON.
-};
 
 // Handles one request; calls `done` exactly once, maybe before returning, maybe later from another
 // thread (GET /v1/wait).
@@ -49,31 +39,25 @@ void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
 
 class RestAdmin {
  public:
-  // Binds `listen` ("HOST:PORT", port 0 picks one) and starts serving.
+  // Binds `listen` ("HOST:PORT", ":PORT"; port 0 picks one) and starts serving.
   static absl::StatusOr<std::unique_ptr<RestAdmin>> Start(ControlApi* api,
                                                           const std::string& listen);
-  ~RestAdmin();
   RestAdmin(const RestAdmin&) = delete;
   RestAdmin& operator=(const RestAdmin&) = delete;
 
   // "HOST:PORT" actually bound.
-  const std::string& bound_address() const { return bound_address_; }
+  std::string bound_address() const;
 
   void Stop();
 
  private:
-  struct Impl;
-  explicit RestAdmin(std::unique_ptr<Impl> impl);
+  explicit RestAdmin(std::unique_ptr<AdminHttpServer> server);
 
-  std::unique_ptr<Impl> impl_;
-  std::string bound_address_;
+  std::unique_ptr<AdminHttpServer> server_;
 };
 
 // The HTTP status of an error status code (see the table above).
 int HttpStatusForCode(absl::StatusCode code);
-
-// Splits "HOST:PORT" ("[::1]:80" too). InvalidArgument if malformed.
-absl::Status SplitHostPort(const std::string& address, std::string* host, uint16_t* port);
 
 }  // namespace valet
 

@@ -7,18 +7,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/listen_address.h"
 #include "common/status_macros.h"
 
 namespace valet {
 
 absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
     const ControlPlaneOptions& options) {
-  // ":PORT": every interface, like the data plane's listeners.
-  std::string listen = options.grpc_listen;
-  if (!listen.empty() && listen.front() == ':') listen = "0.0.0.0" + listen;
-  std::string host;
-  uint16_t port = 0;
-  RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
+  // The same address forms as every Valet listener (":PORT" is every interface).
+  ASSIGN_OR_RETURN(boost::asio::ip::tcp::endpoint grpc_endpoint,
+                   ParseListenAddress(options.grpc_listen));
+  std::string listen = FormatAddress(grpc_endpoint);
 
   std::unique_ptr<ControlPlaneServer> s(new ControlPlaneServer());
   ASSIGN_OR_RETURN(s->lock_, ConfDirLock::Acquire(options.conf_dir));
@@ -59,8 +58,8 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
     health->SetServingStatus(v1::ControlService::service_full_name(), true);
     health->SetServingStatus(v1::AttachService::service_full_name(), true);
   }
-  s->grpc_address_ = absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                                  ":", bound_port);
+  s->grpc_address_ = FormatAddress(
+      boost::asio::ip::tcp::endpoint(grpc_endpoint.address(), static_cast<uint16_t>(bound_port)));
   if (!options.http_listen.empty()) {
     absl::StatusOr<std::unique_ptr<RestAdmin>> admin =
         RestAdmin::Start(s->api_.get(), options.http_listen);

@@ -1,7 +1,5 @@
 #include "dataplane/listener.h"
 
-#include <charconv>
-
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/string_view.h"
@@ -12,33 +10,6 @@ namespace valet {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-absl::StatusOr<tcp::endpoint> ParseListenAddress(std::string_view text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", AsAbsl(text), "\" must be HOST:PORT"));
-  }
-  std::string_view host = text.substr(0, colon);
-  std::string_view port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, err] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (err != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", AsAbsl(text), "\": bad port"));
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(std::string(host), ec);
-  if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen address \"", AsAbsl(text), "\": host must be an IP address"));
-  }
-  return tcp::endpoint(addr, static_cast<uint16_t>(port));
-}
 
 absl::StatusOr<std::shared_ptr<Listener>> Listener::Bind(std::vector<Worker*> workers,
                                                          const tcp::endpoint& ep) {

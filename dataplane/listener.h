@@ -37,10 +37,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::steady_timer backoff_;
 };
 
-// Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces) into an endpoint. Host must be an
-// IP address.
-absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseListenAddress(std::string_view text);
-
 }  // namespace valet
 
 #endif  // VALET_DATAPLANE_LISTENER_H_

@@ -15,6 +15,7 @@
 #include "boost/asio/signal_set.hpp"
 #include "common/conf_dir.h"
 #include "common/flag_args.h"
+#include "common/listen_address.h"
 #include "common/logging.h"
 #include "dataplane/control_client.h"
 #include "dataplane/server.h"
@@ -91,6 +92,11 @@ int Run() {
     return 2;
   }
 
+  // Take the signals before anything can be told our ports: a SIGTERM that arrives during start
+  // is then queued for the drain below instead of killing the process.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
   if (!server.ok()) {
     VALET_LOG(ERROR) << server.status().message();
@@ -99,8 +105,8 @@ int Run() {
   SnapshotStore& snapshots = (*server)->snapshots();
   auto listen = (*server)->listen_endpoint();
   auto admin = (*server)->admin_endpoint();
-  std::string listen_text = absl::StrCat(listen.address().to_string(), ":", listen.port());
-  std::string admin_text = absl::StrCat(admin.address().to_string(), ":", admin.port());
+  std::string listen_text = FormatAddress(listen);
+  std::string admin_text = FormatAddress(admin);
 
   // Standalone: the conf dir is the config source; each good load is a new version.
   auto load_conf_dir = [&]() -> absl::Status {
@@ -164,8 +170,6 @@ int Run() {
     if (!written.ok()) VALET_LOG(ERROR) << "port file: " << written.message();
   }
 
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal =
       [&](boost::system::error_code ec, int signo) {
         if (ec) return;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/listen_address.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -11,7 +12,6 @@ namespace valet {
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& options) {
   std::unique_ptr<Server> server(new Server(options));
   ASSIGN_OR_RETURN(boost::asio::ip::tcp::endpoint listen, ParseListenAddress(options.listen));
-  ASSIGN_OR_RETURN(boost::asio::ip::tcp::endpoint admin, ParseListenAddress(options.admin_listen));
 
   int workers = std::max(1, options.workers);
   std::vector<Worker*> raw_workers;
@@ -20,12 +20,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
     raw_workers.push_back(server->workers_.back().get());
   }
   ASSIGN_OR_RETURN(server->listener_, Listener::Bind(raw_workers, listen));
-  server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
+  server->snapshots_ =
+      std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
+
+  // The admin listener serves from now on: /healthz answers while the proxy starts up.
+  AdminHttpServer::Options admin_options;
+  admin_options.server_name = "valet-dataplane";
+  admin_options.max_body_bytes = 0;  // GET and HEAD only.
   Server* raw = server.get();
   ASSIGN_OR_RETURN(server->admin_,
-                   AdminServer::Create(admin, [raw](std::string_view path) {
-                     return raw->HandleAdmin(path);
-                   }));
+                   AdminHttpServer::Start(options.admin_listen, admin_options,
+                                          [raw](const AdminRequest& request, auto done) {
+                                            done(raw->HandleAdmin(request));
+                                          }));
   return server;
 }
 
@@ -37,12 +44,9 @@ boost::asio::ip::tcp::endpoint Server::listen_endpoint() const {
   return listener_->local_endpoint();
 }
 
-boost::asio::ip::tcp::endpoint Server::admin_endpoint() const { return admin_->local_endpoint(); }
-
 void Server::Start() {
   for (auto& worker : workers_) worker->Start();
   listener_->Start();
-  admin_->Start();
 }
 
 size_t Server::SessionCount() const {
@@ -67,20 +71,24 @@ bool Server::Drain(std::chrono::milliseconds timeout) {
   return cut == 0;
 }
 
-AdminResponse Server::HandleAdmin(std::string_view path) {
-  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+AdminResponse Server::HandleAdmin(const AdminRequest& request) {
+  constexpr const char* kText = "text/plain; charset=utf-8";
+  if (request.method != "GET" && request.method != "HEAD") {
+    return {405, "only GET and HEAD\n", kText};
+  }
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  if (path == "/healthz") return {200, "ok\n", kText};
   if (path == "/readyz") {
-    uint64_t version = snapshots_->version();
-    if (draining_) return {503, "text/plain; charset=utf-8", "not ready: draining\n"};
-    if (snapshots_->current() == nullptr) {
-      return {503, "text/plain; charset=utf-8", "not ready: no config snapshot yet\n"};
-    }
-    return {200, "text/plain; charset=utf-8", absl::StrCat("ready: config version ", version, "\n")};
+    if (draining_) return {503, "not ready: draining\n", kText};
+    std::shared_ptr<const Snapshot> current = snapshots_->current();
+    if (current == nullptr) return {503, "not ready: no config snapshot yet\n", kText};
+    return {200, absl::StrCat("ready: config version ", current->version(), "\n"), kText};
   }
   if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.RenderPrometheus()};
+    return {200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"};
   }
-  return {404, "text/plain; charset=utf-8", "not found: try /healthz, /readyz or /metrics\n"};
+  return {404, "not found: try /healthz, /readyz or /metrics\n", kText};
 }
 
 }  // namespace valet

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "boost/asio/ip/tcp.hpp"
-#include "dataplane/admin_server.h"
+#include "common/admin_http_server.h"
 #include "dataplane/listener.h"
 #include "dataplane/metrics.h"
 #include "dataplane/options.h"
@@ -21,12 +21,13 @@ namespace valet {
 
 class Server {
  public:
-  // Binds every listener (so ports are known before Start) without serving yet.
+  // Binds every listener (so ports are known before Start); the admin listener serves at once,
+  // the proxy listener from Start.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const ProxyOptions& options);
   ~Server();
 
   boost::asio::ip::tcp::endpoint listen_endpoint() const;
-  boost::asio::ip::tcp::endpoint admin_endpoint() const;
+  boost::asio::ip::tcp::endpoint admin_endpoint() const { return admin_->local_endpoint(); }
   SnapshotStore& snapshots() { return *snapshots_; }
   Metrics& metrics() { return metrics_; }
 
@@ -38,7 +39,8 @@ class Server {
 
  private:
   explicit Server(const ProxyOptions& options) : options_(options) {}
-  AdminResponse HandleAdmin(std::string_view path);
+  // /healthz, /readyz, /metrics.
+  AdminResponse HandleAdmin(const AdminRequest& request);
   size_t SessionCount() const;
 
   ProxyOptions options_;
@@ -46,7 +48,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;
-  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<AdminHttpServer> admin_;
   bool stopped_ = false;
   std::atomic<bool> draining_{false};  // /readyz answers 503 from the start of a drain.
 };

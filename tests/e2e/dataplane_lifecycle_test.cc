@@ -189,6 +189,14 @@ TEST_F(LifecycleTest, AdminEndpoints) {
   auto ready = Admin("/readyz");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 200);
+  HttpClient admin(admin_);
+  auto head = admin.Send("HEAD", "/healthz");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  auto post = admin.Send("POST", "/healthz", {}, "x");
+  ASSERT_TRUE(post.ok()) << post.status();
+  EXPECT_NE(post->status, 200);
   HttpClient client = Client();
   ASSERT_TRUE(client.Get("/one/x").ok());
   ASSERT_TRUE(client.Get("/nope/x").ok());

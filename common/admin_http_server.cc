@@ -1,0 +1,188 @@
+#include "common/admin_http_server.h"
+
+#include <optional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "boost/beast/http/write.hpp"
+#include "common/listen_address.h"
+#include "common/logging.h"
+
+namespace valet {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr std::chrono::seconds kIoTimeout{30};
+}  // namespace
+
+// Shared by the server, its sessions and answers still on their way: keeps the io_context alive
+// until the last of them is gone, and says whether it still runs.
+struct AdminHttpServer::Impl {
+  explicit Impl(Options o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+
+  Options options;
+  Handler handler;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  absl::Mutex mu;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+// One admin connection; owns itself.
+class AdminSession : public std::enable_shared_from_this<AdminSession> {
+ public:
+  using Impl = AdminHttpServer::Impl;
+
+  AdminSession(tcp::socket socket, std::weak_ptr<Impl> impl)
+      : stream_(std::move(socket)), impl_(std::move(impl)) {}
+
+  void Read(size_t max_body_bytes) {
+    max_body_bytes_ = max_body_bytes;
+    parser_.emplace();
+    parser_->body_limit(max_body_bytes_);
+    stream_.expires_after(kIoTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      head_ = false;
+      return Reply({413, R"({"error":{"status":413,"code":"PAYLOAD_TOO_LARGE",)"
+                         R"("message":"request body too large"}})"
+                         "\n"},
+                   false);
+    }
+    if (ec) return Shutdown();  // EOF, timeout, reset or garbage: nothing to answer.
+    http::request<http::string_body> req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    head_ = req.method() == http::verb::head;
+    std::shared_ptr<Impl> impl = impl_.lock();
+    if (impl == nullptr) return;
+    AdminRequest request{std::string(req.method_string()), std::string(req.target()),
+                         std::move(req.body())};
+    // The answer may come later from another thread: it is posted back to the server's thread,
+    // unless the server has stopped by then. A pending answer keeps the io_context alive; its
+    // members die in reverse order, so the session (and its socket) goes first.
+    struct Pending {
+      std::shared_ptr<Impl> impl;
+      std::shared_ptr<AdminSession> self;
+    };
+    auto pending = std::make_shared<Pending>(Pending{impl, shared_from_this()});
+    impl->handler(request, [pending](AdminResponse response) {
+      absl::MutexLock lock(&pending->impl->mu);
+      if (pending->impl->stopped) return;
+      asio::post(pending->impl->io, [self = pending->self, response = std::move(response)]() mutable {
+        self->Reply(std::move(response), self->keep_alive_);
+      });
+    });
+  }
+
+  void Reply(AdminResponse response, bool keep_alive) {
+    std::shared_ptr<Impl> impl = impl_.lock();
+    res_ = {static_cast<http::status>(response.status), 11};
+    if (impl != nullptr && !impl->options.server_name.empty()) {
+      res_.set(http::field::server, impl->options.server_name);
+    }
+    res_.set(http::field::content_type, response.content_type);
+    size_t length = response.body.size();
+    if (!head_) res_.body() = std::move(response.body);
+    res_.content_length(length);  // For HEAD: the length a GET would get, and no body.
+    res_.keep_alive(keep_alive);
+    stream_.expires_after(kIoTimeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (!self->res_.keep_alive()) return self->Shutdown();
+      self->Read(self->max_body_bytes_);
+    });
+  }
+
+  void Shutdown() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  std::weak_ptr<Impl> impl_;  // Weak: the io_context owns this session's handlers.
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  size_t max_body_bytes_ = 0;
+  bool keep_alive_ = true;
+  bool head_ = false;
+};
+
+void Accept(const std::shared_ptr<AdminHttpServer::Impl>& impl) {
+  std::weak_ptr<AdminHttpServer::Impl> weak = impl;
+  impl->acceptor.async_accept(impl->io, [weak](beast::error_code ec, tcp::socket socket) {
+    std::shared_ptr<AdminHttpServer::Impl> impl = weak.lock();
+    if (impl == nullptr || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of descriptors, most likely: say so and go on; the next accept may succeed.
+      VALET_LOG(WARNING) << "admin accept: " << ec.message();
+    } else {
+      std::make_shared<AdminSession>(std::move(socket), impl)->Read(impl->options.max_body_bytes);
+    }
+    Accept(impl);
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(std::string_view listen,
+                                                                        Options options,
+                                                                        Handler handler) {
+  absl::StatusOr<tcp::endpoint> endpoint = ParseListenAddress(listen);
+  if (!endpoint.ok()) return endpoint.status();
+  auto impl = std::make_shared<Impl>(std::move(options), std::move(handler));
+  beast::error_code ec;
+  impl->acceptor.open(endpoint->protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(*endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", FormatAddress(*endpoint), ": ", ec.message()));
+  }
+  std::unique_ptr<AdminHttpServer> server(new AdminHttpServer(impl));
+  server->local_endpoint_ = impl->acceptor.local_endpoint(ec);
+  Accept(impl);
+  impl->thread = std::thread([impl] { impl->io.run(); });
+  return server;
+}
+
+AdminHttpServer::AdminHttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminHttpServer::~AdminHttpServer() { Stop(); }
+
+void AdminHttpServer::Stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stopped = true;
+  }
+  impl_->io.stop();
+  impl_->thread.join();
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+}  // namespace valet

@@ -1,0 +1,67 @@
+// A small HTTP/1.1 server for admin endpoints (the data plane's /healthz, /readyz, /metrics; the
+// control plane's REST admin): its own thread and io_context, so a busy proxy never delays a probe,
+// keep-alive, a deadline on every read and write, a bound on the request body, HEAD answered
+// without a body.
+//
+// Threading: the handler runs on the server's thread and answers through `done`, at once or later
+// from any thread (a long poll); `done` is called exactly once. Lifetime: Stop (or the destructor)
+// closes the listener and every connection and joins the thread; an answer given after that is
+// dropped.
+#ifndef VALET_COMMON_ADMIN_HTTP_SERVER_H_
+#define VALET_COMMON_ADMIN_HTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "boost/asio/ip/tcp.hpp"
+
+namespace valet {
+
+struct AdminRequest {
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // Path and query: "/v1/apps/x?dry_run=true".
+  std::string body;
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+class AdminHttpServer {
+ public:
+  using Handler =
+      std::function<void(const AdminRequest& request, std::function<void(AdminResponse)> done)>;
+
+  struct Options {
+    std::string server_name;  // The Server field of every answer.
+    size_t max_body_bytes = 1 << 20;  // Larger: 413.
+  };
+
+  // Binds `listen` (see listen_address.h) and starts serving.
+  static absl::StatusOr<std::unique_ptr<AdminHttpServer>> Start(std::string_view listen,
+                                                                Options options, Handler handler);
+  ~AdminHttpServer();
+  AdminHttpServer(const AdminHttpServer&) = delete;
+  AdminHttpServer& operator=(const AdminHttpServer&) = delete;
+
+  const boost::asio::ip::tcp::endpoint& local_endpoint() const { return local_endpoint_; }
+
+  void Stop();
+
+  struct Impl;  // Shared with the connections; defined in the .cc.
+
+ private:
+  explicit AdminHttpServer(std::shared_ptr<Impl> impl);
+
+  std::shared_ptr<Impl> impl_;
+  boost::asio::ip::tcp::endpoint local_endpoint_;
+};
+
+}  // namespace valet
+
+#endif  // VALET_COMMON_ADMIN_HTTP_SERVER_H_

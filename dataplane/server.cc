@@ -26,7 +26,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
   // The admin listener serves from now on: /healthz answers while the proxy starts up.
   AdminHttpServer::Options admin_options;
   admin_options.server_name = "valet-dataplane";
-  admin_options.max_body_bytes = 0;  // GET and HEAD only.
+  admin_options.max_body_bytes = 4096;  // It answers GET and HEAD; anything else gets 405.
   Server* raw = server.get();
   ASSIGN_OR_RETURN(server->admin_,
                    AdminHttpServer::Start(options.admin_listen, admin_options,

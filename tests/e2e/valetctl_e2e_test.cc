@@ -2,38 +2,34 @@
 // started as a child process on port 0 with a temporary conf dir. Data planes are in-process fakes
 // that speak the real attach stream (ACK, NACK, or silence), so `apply --wait` is exercised against
 // every answer a data plane can give.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/binaries.h"
+#include "tests/support/process.h"
 #include "valet/v1/attach.grpc.pb.h"
 #include "valet/v1/control.grpc.pb.h"
 #include "valet/v1/control.pb.h"
-
-extern char** environ;
 
 namespace valet {
 namespace {
@@ -41,117 +37,12 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using ::valet::testing::Process;
+using ::valet::testing::TempDir;
+using ::valet::testing::WaitFor;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kRunTimeout = absl::Seconds(30);
-
-// Polls `cond` with short growing pauses until true or `timeout` passes; bounded by the deadline.
-bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  absl::Duration pause = absl::Milliseconds(1);
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(pause);
-    pause = std::min(pause * 2, absl::Milliseconds(20));
-  }
-  return cond();
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteAll(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-// A child process (posix_spawn) whose stdout and stderr go to files. Killed and reaped when
-// destroyed if still running.
-class Child {
- public:
-  static std::unique_ptr<Child> Spawn(const std::string& binary,
-                                      const std::vector<std::string>& args,
-                                      const std::string& out_path, const std::string& err_path,
-                                      const std::vector<std::string>& extra_env = {}) {
-    std::vector<std::string> argv_s = {binary};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    // The parent's environment without VALET_SERVER (tests choose it), plus extra_env.
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).rfind("VALET_SERVER=", 0) != 0) env_s.emplace_back(*e);
-    }
-    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp;
-    for (std::string& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn " << binary << ": " << std::strerror(rc);
-      return nullptr;
-    }
-    return std::unique_ptr<Child>(new Child(pid, out_path, err_path));
-  }
-
-  ~Child() {
-    if (!exit_.has_value()) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-
-  // The exit code (or -signal), or nullopt if still running at the deadline.
-  std::optional<int> Wait(absl::Duration timeout) {
-    WaitFor(
-        [&] {
-          Poll();
-          return exit_.has_value();
-        },
-        timeout);
-    return exit_;
-  }
-  bool Running() {
-    Poll();
-    return !exit_.has_value();
-  }
-  void Signal(int sig) { ::kill(pid_, sig); }
-  std::string Out() const { return ReadAll(out_path_); }
-  std::string Err() const { return ReadAll(err_path_); }
-
- private:
-  Child(pid_t pid, std::string out, std::string err)
-      : pid_(pid), out_path_(std::move(out)), err_path_(std::move(err)) {}
-  void Poll() {
-    if (exit_.has_value()) return;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    }
-  }
-
-  pid_t pid_;
-  std::string out_path_;
-  std::string err_path_;
-  std::optional<int> exit_;
-};
 
 struct RunResult {
   int exit_code = -1;
@@ -239,56 +130,60 @@ constexpr char kUserAuth[] = R"({
 class ValetctlE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/valetctl_e2e.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    conf_dir_ = dir_ + "/conf";
+    absl::StatusOr<std::string> ctl = valet::testing::ValetctlBinary();
+    ASSERT_TRUE(ctl.ok()) << ctl.status();
+    valetctl_ = *ctl;
+    conf_dir_ = dir_.Join("conf");
     fs::create_directories(conf_dir_);
     StartControlPlane();
   }
 
   void TearDown() override {
     if (HasFailure() && control_plane_ != nullptr) {
-      std::cerr << "valet-controlplane log:\n" << control_plane_->Err() << "\n";
+      std::cerr << "valet-controlplane log:\n" << control_plane_->Log() << "\n";
     }
-    control_plane_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   void StartControlPlane() {
-    std::string port_file = dir_ + "/ports";
+    absl::StatusOr<std::string> bin = valet::testing::ControlplaneBinary();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    std::string port_file = dir_.Join("ports");
     fs::remove(port_file);
-    control_plane_ = Child::Spawn(VALET_CONTROLPLANE_BIN,
-                                  {"--conf-dir", conf_dir_, "--grpc-listen", "127.0.0.1:0",
-                                   "--http-listen", "127.0.0.1:0", "--port-file", port_file},
-                                  dir_ + "/cp.out", dir_ + "/cp.err");
-    ASSERT_NE(control_plane_, nullptr);
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          for (absl::string_view line : absl::StrSplit(ReadAll(port_file), '\n')) {
-            if (absl::ConsumePrefix(&line, "grpc ")) server_ = std::string(line);
-          }
-          return !server_.empty() || !control_plane_->Running();
-        },
-        kStartTimeout));
-    ASSERT_FALSE(server_.empty()) << "no port file; log:\n" << control_plane_->Err();
+    absl::StatusOr<std::unique_ptr<Process>> cp =
+        Process::Start(*bin, {"--conf-dir", conf_dir_, "--grpc-listen", "127.0.0.1:0",
+                              "--http-listen", "127.0.0.1:0", "--port-file", port_file});
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    control_plane_ = *std::move(cp);
+    absl::StatusOr<std::map<std::string, std::string>> ports =
+        valet::testing::WaitForPortFile(port_file, kStartTimeout);
+    ASSERT_TRUE(ports.ok()) << ports.status() << "; log:\n" << control_plane_->Log();
+    server_ = (*ports)["grpc"];
+    ASSERT_FALSE(server_.empty()) << "no grpc listener in the port file; log:\n"
+                                  << control_plane_->Log();
+  }
+
+  // Starts valetctl with `args` as given (no --server added), without the caller's VALET_SERVER
+  // (tests choose it), plus `extra_env`. Null (and a test failure) if it cannot be started.
+  std::unique_ptr<Process> StartValetctl(const std::vector<std::string>& args,
+                                         std::vector<std::string> extra_env = {}) {
+    absl::StatusOr<std::unique_ptr<Process>> child = Process::Start(
+        valetctl_, args,
+        Process::Options{.extra_env = std::move(extra_env), .unset_env = {"VALET_SERVER"}});
+    EXPECT_TRUE(child.ok()) << child.status();
+    return child.ok() ? *std::move(child) : nullptr;
   }
 
   // Runs valetctl with `args` as given (no --server added) and `extra_env`.
   RunResult RunRaw(const std::vector<std::string>& args,
                    const std::vector<std::string>& extra_env = {}) {
-    int n = runs_++;
-    std::string out = absl::StrCat(dir_, "/run", n, ".out");
-    std::string err = absl::StrCat(dir_, "/run", n, ".err");
-    std::unique_ptr<Child> child = Child::Spawn(VALETCTL_BIN, args, out, err, extra_env);
+    std::unique_ptr<Process> child = StartValetctl(args, extra_env);
     RunResult r;
     if (child == nullptr) return r;
-    std::optional<int> code = child->Wait(kRunTimeout);
-    EXPECT_TRUE(code.has_value()) << "valetctl did not exit: " << ::testing::PrintToString(args);
-    r.exit_code = code.value_or(-1);
-    r.out = child->Out();
-    r.err = child->Err();
+    absl::StatusOr<int> code = child->Wait(kRunTimeout);
+    EXPECT_TRUE(code.ok()) << "valetctl did not exit: " << ::testing::PrintToString(args);
+    r.exit_code = code.ok() ? *code : -1;
+    r.out = child->Stdout();
+    r.err = child->Stderr();
     return r;
   }
 
@@ -314,17 +209,16 @@ class ValetctlE2eTest : public ::testing::Test {
     return response;
   }
 
+  // Writes an input file under in/ (not the conf dir) and returns its path.
   std::string WriteApp(const std::string& rel, const std::string& json) {
-    std::string path = dir_ + "/in/" + rel;
-    WriteAll(path, json);
-    return path;
+    return dir_.WriteFile("in/" + rel, json);
   }
 
-  std::string dir_;
+  TempDir dir_;
+  std::string valetctl_;
   std::string conf_dir_;
   std::string server_;
-  std::unique_ptr<Child> control_plane_;
-  int runs_ = 0;
+  std::unique_ptr<Process> control_plane_;
 };
 
 TEST_F(ValetctlE2eTest, HelpAndUsageErrorsNeedNoServer) {
@@ -405,7 +299,7 @@ TEST_F(ValetctlE2eTest, ApplyDirectoryIsOneVersion) {
   WriteApp("set/a.json", AppJson("a"));
   WriteApp("set/b.json", AppJson("b"));
   WriteApp("set/c.json", AppJson("c"));
-  RunResult r = Ctl({"-o", "json", "apply", "-f", dir_ + "/in/set"});
+  RunResult r = Ctl({"-o", "json", "apply", "-f", dir_.Join("in/set")});
   ASSERT_EQ(r.exit_code, 0) << r;
   v1::ApplyAppsResponse applied;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &applied).ok()) << r;
@@ -420,7 +314,7 @@ TEST_F(ValetctlE2eTest, InvalidApplyIsRefusedAndChangesNothing) {
   uint64_t v0 = Version();
 
   // Invalid files: refused locally, one line per error, each naming the file and field.
-  std::string bad_dir = dir_ + "/in/bad";
+  std::string bad_dir = dir_.Join("in/bad");
   WriteApp("bad/x.json",
            R"({"name": "x", "endpoints": [{"host": "h", "port": 1}], "authorise": 1})");
   WriteApp("bad/y.json", R"({"name": "y", "authorize": true, "endpoints": []})");
@@ -436,13 +330,13 @@ TEST_F(ValetctlE2eTest, InvalidApplyIsRefusedAndChangesNothing) {
   for (const std::string& line : lines) EXPECT_THAT(line, StartsWith("error: "));
 
   // Stale expected version: refused by the server (FAILED_PRECONDITION).
-  r = Ctl({"apply", "-f", dir_ + "/in/bad/z.json", "--expected-version", absl::StrCat(v0 - 1)});
+  r = Ctl({"apply", "-f", dir_.Join("in/bad/z.json"), "--expected-version", absl::StrCat(v0 - 1)});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_THAT(r.err, StartsWith("error: apply: "));
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
 
   // Dry run: valid, nothing changes.
-  r = Ctl({"apply", "--dry-run", "-f", dir_ + "/in/bad/z.json"});
+  r = Ctl({"apply", "--dry-run", "-f", dir_.Join("in/bad/z.json")});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_THAT(r.out, StartsWith("dry run: 1 app valid (z); nothing changed"));
 
@@ -454,20 +348,20 @@ TEST_F(ValetctlE2eTest, InvalidApplyIsRefusedAndChangesNothing) {
   EXPECT_FALSE(fs::exists(conf_dir_ + "/x.json"));
 
   // The right expected version is accepted.
-  r = Ctl({"apply", "-f", dir_ + "/in/bad/z.json", "--expected-version", absl::StrCat(v0)});
+  r = Ctl({"apply", "-f", dir_.Join("in/bad/z.json"), "--expected-version", absl::StrCat(v0)});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(Version(), v0 + 1);
 }
 
 TEST_F(ValetctlE2eTest, ReloadPicksUpTheConfDirOrRefuses) {
   uint64_t v0 = Version();
-  WriteAll(conf_dir_ + "/fromdisk.json", AppJson("fromdisk"));
+  dir_.WriteFile("conf/fromdisk.json", AppJson("fromdisk"));
   RunResult r = Ctl({"reload"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, absl::StrCat("reloaded the conf dir: version ", v0 + 1, "\n"));
   ASSERT_EQ(ListApps().apps_size(), 1);
 
-  WriteAll(conf_dir_ + "/broken.json", R"({"name": "broken", "endpoints": [{"port": 99999}]})");
+  dir_.WriteFile("conf/broken.json", R"({"name": "broken", "endpoints": [{"port": 99999}]})");
   r = Ctl({"reload"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_THAT(r.err, HasSubstr("broken.json"));
@@ -498,8 +392,8 @@ TEST_F(ValetctlE2eTest, ServerFromEnvironment) {
 
 TEST_F(ValetctlE2eTest, UnreachableServerIsExit3) {
   std::string gone = server_;
-  control_plane_->Signal(SIGTERM);
-  ASSERT_TRUE(control_plane_->Wait(absl::Seconds(20)).has_value());
+  ASSERT_TRUE(control_plane_->Signal(SIGTERM).ok());
+  ASSERT_TRUE(control_plane_->Wait(absl::Seconds(20)).ok());
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"version"}, {"apps", "list"}, {"dataplanes"}, {"watch"}, {"delete", "x"}, {"reload"}}) {
     args.insert(args.begin(), {"--server", gone, "--timeout", "3s"});
@@ -589,43 +483,42 @@ TEST_F(ValetctlE2eTest, ApplyWaitTimesOutOnASilentDataPlane) {
 
 TEST_F(ValetctlE2eTest, WatchPrintsVersionsUntilInterrupted) {
   uint64_t v0 = Version();
-  std::unique_ptr<Child> watch = Child::Spawn(VALETCTL_BIN, {"--server", server_, "watch"},
-                                              dir_ + "/watch.out", dir_ + "/watch.err");
+  std::unique_ptr<Process> watch = StartValetctl({"--server", server_, "watch"});
   ASSERT_NE(watch, nullptr);
   std::string first = absl::StrCat("version ", v0, "\n");
-  ASSERT_TRUE(WaitFor([&] { return watch->Out() == first; }, absl::Seconds(10)))
-      << watch->Out() << watch->Err();
+  ASSERT_TRUE(WaitFor([&] { return watch->Stdout() == first; }, absl::Seconds(10)))
+      << watch->Stdout() << watch->Stderr();
 
   ASSERT_EQ(Ctl({"apply", "-f", WriteApp("w.json", AppJson("w"))}).exit_code, 0);
   ASSERT_EQ(Ctl({"delete", "w"}).exit_code, 0);
   std::string expected =
       absl::StrCat(first, "version ", v0 + 1, "  changed: w\nversion ", v0 + 2, "  deleted: w\n");
-  EXPECT_TRUE(WaitFor([&] { return watch->Out() == expected; }, absl::Seconds(10))) << watch->Out();
+  EXPECT_TRUE(WaitFor([&] { return watch->Stdout() == expected; }, absl::Seconds(10)))
+      << watch->Stdout();
 
-  watch->Signal(SIGINT);
-  std::optional<int> code = watch->Wait(absl::Seconds(10));
-  ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(*code, 0) << watch->Err();
-  EXPECT_EQ(watch->Err(), "");
+  ASSERT_TRUE(watch->Signal(SIGINT).ok());
+  absl::StatusOr<int> code = watch->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << watch->Stderr();
+  EXPECT_EQ(watch->Stderr(), "");
 }
 
 TEST_F(ValetctlE2eTest, ConcurrentAppliesAllLand) {
   constexpr int kClients = 8;
   uint64_t v0 = Version();
-  std::vector<std::unique_ptr<Child>> clients;
+  std::vector<std::unique_ptr<Process>> clients;
   for (int i = 0; i < kClients; ++i) {
     std::string file = WriteApp(absl::StrCat("c", i, ".json"), AppJson(absl::StrCat("c", i)));
-    clients.push_back(Child::Spawn(VALETCTL_BIN, {"--server", server_, "apply", "-f", file},
-                                   absl::StrCat(dir_, "/c", i, ".out"),
-                                   absl::StrCat(dir_, "/c", i, ".err")));
+    clients.push_back(StartValetctl({"--server", server_, "apply", "-f", file}));
     ASSERT_NE(clients.back(), nullptr);
   }
   std::set<std::string> outputs;
   for (auto& client : clients) {
-    std::optional<int> code = client->Wait(kRunTimeout);
-    ASSERT_TRUE(code.has_value());
-    EXPECT_EQ(*code, 0) << client->Err();
-    outputs.insert(client->Out().substr(client->Out().find("version")));
+    absl::StatusOr<int> code = client->Wait(kRunTimeout);
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << client->Stderr();
+    std::string out = client->Stdout();
+    outputs.insert(out.substr(out.find("version")));
   }
   EXPECT_EQ(outputs.size(), static_cast<size_t>(kClients));  // Each got its own version.
   v1::ListAppsResponse list = ListApps();
@@ -635,7 +528,6 @@ TEST_F(ValetctlE2eTest, ConcurrentAppliesAllLand) {
     EXPECT_TRUE(fs::exists(absl::StrCat(conf_dir_, "/c", i, ".json")));
   }
 }
-
 
 TEST_F(ValetctlE2eTest, DeleteDryRunChangesNothing) {
   RunResult r = Ctl({"apply", "-f", WriteApp("a.json", AppJson("a"))});
@@ -666,7 +558,8 @@ class SilentControlService final : public v1::ControlService::CallbackService {
   }
   void ReleaseAll() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (grpc::ServerUnaryReactor* r : held_) r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bye"));
+    for (grpc::ServerUnaryReactor* r : held_)
+      r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bye"));
     held_.clear();
   }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -53,16 +54,25 @@ std::string ReadWholeFile(const std::string& path) {
 absl::StatusOr<std::unique_ptr<Process>> Process::Start(std::string path,
                                                         std::vector<std::string> args,
                                                         std::vector<std::string> extra_env) {
+  return Start(std::move(path), std::move(args),
+               Options{.extra_env = std::move(extra_env), .unset_env = {}});
+}
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(std::string path,
+                                                        std::vector<std::string> args,
+                                                        Options options) {
   absl::StatusOr<std::string> dir = MakeTempDir("valet-proc-");
   if (!dir.ok()) return dir.status();
-  std::string log_path = *dir + "/output.log";
+  std::string stdout_path = *dir + "/stdout.log";
+  std::string stderr_path = *dir + "/stderr.log";
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 
   // Signals the test runner blocks or ignores must not leak into the child.
   posix_spawnattr_t attr;
@@ -81,17 +91,19 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(std::string path,
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  // Parent environment minus the names extra_env overrides, then extra_env.
+  // Parent environment minus the names extra_env overrides or unset_env drops, then extra_env.
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
   std::vector<std::string> env_storage;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
-    std::string_view name = entry.substr(0, entry.find('='));
-    bool overridden = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
-      return std::string_view(x).substr(0, x.find('=')) == name;
-    });
-    if (!overridden) env_storage.emplace_back(entry);
+    std::string_view name = name_of(entry);
+    bool dropped = std::any_of(options.extra_env.begin(), options.extra_env.end(),
+                               [&](const std::string& x) { return name_of(x) == name; }) ||
+                   std::find(options.unset_env.begin(), options.unset_env.end(), name) !=
+                       options.unset_env.end();
+    if (!dropped) env_storage.emplace_back(entry);
   }
-  for (auto& e : extra_env) env_storage.push_back(std::move(e));
+  for (auto& e : options.extra_env) env_storage.push_back(std::move(e));
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -104,7 +116,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(std::string path,
     std::filesystem::remove_all(*dir);
     return absl::InternalError(absl::StrCat("posix_spawn ", path, ": ", std::strerror(rc)));
   }
-  return std::unique_ptr<Process>(new Process(pid, *dir, log_path));
+  return std::unique_ptr<Process>(
+      new Process(pid, *dir, std::move(stdout_path), std::move(stderr_path)));
 }
 
 Process::~Process() {
@@ -162,7 +175,11 @@ bool Process::Running() {
   return !exit_.has_value();
 }
 
-std::string Process::Log() const { return ReadWholeFile(log_path_); }
+std::string Process::Stdout() const { return ReadWholeFile(stdout_path_); }
+
+std::string Process::Stderr() const { return ReadWholeFile(stderr_path_); }
+
+std::string Process::Log() const { return Stdout() + Stderr(); }
 
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;

@@ -1,5 +1,6 @@
 // Helpers for end-to-end tests that spawn Valet's real binaries: a child process with captured
-// output, port-file and condition waits with deadlines, a temporary directory, binary locations.
+// stdout and stderr, port-file and condition waits with deadlines, a temporary directory, binary
+// locations.
 //
 // Threading: a Process is used from one test thread. WaitFor / WaitForPortFile block the caller.
 // Lifetime: a Process still running when destroyed is SIGKILLed and reaped; a TempDir removes its
@@ -21,23 +22,37 @@
 
 namespace valet::testing {
 
-// A child process started with posix_spawn. stdout and stderr both go to one log file in a fresh
-// temporary directory (kept after exit so Log() still works; removed by the destructor).
+// A child process started with posix_spawn. Its stdin is /dev/null; stdout and stderr go to two
+// files in a fresh temporary directory (kept after exit so the output can still be read; removed by
+// the destructor).
 class Process {
  public:
-  // Starts `path` with argv = {path, args...} and the parent's environment plus `extra_env`
-  // ("NAME=value" entries; they override inherited variables of the same name).
+  struct Options {
+    // "NAME=value" entries added to the environment; they replace inherited variables of the same
+    // name.
+    std::vector<std::string> extra_env;
+    // Names of inherited variables to leave out (exact names, e.g. "VALET_SERVER"). A name that is
+    // also in extra_env gets the extra_env value.
+    std::vector<std::string> unset_env;
+  };
+
+  // Starts `path` with argv = {path, args...} and the parent's environment adjusted by `options`.
+  static absl::StatusOr<std::unique_ptr<Process>> Start(std::string path,
+                                                        std::vector<std::string> args,
+                                                        Options options);
+  // The same with Options{.extra_env = extra_env}.
   static absl::StatusOr<std::unique_ptr<Process>> Start(std::string path,
                                                         std::vector<std::string> args,
                                                         std::vector<std::string> extra_env = {});
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
-  // SIGKILLs and reaps the child if it is still running, then removes the log file.
+  // SIGKILLs and reaps the child if it is still running, then removes the captured output.
   ~Process();
 
   pid_t pid() const { return pid_; }
-  const std::string& log_path() const { return log_path_; }
+  const std::string& stdout_path() const { return stdout_path_; }
+  const std::string& stderr_path() const { return stderr_path_; }
 
   // Sends `signal` to the child. FailedPrecondition if it has already been reaped.
   absl::Status Signal(int signal);
@@ -50,18 +65,25 @@ class Process {
   // True while the child has not exited (reaps it if it just has).
   bool Running();
 
-  // The captured stdout+stderr so far.
+  // What the child has written to stdout / stderr so far.
+  std::string Stdout() const;
+  std::string Stderr() const;
+  // Stdout() followed by Stderr() (not interleaved in time), for failure messages and log greps.
   std::string Log() const;
 
  private:
-  Process(pid_t pid, std::string dir, std::string log_path)
-      : pid_(pid), dir_(std::move(dir)), log_path_(std::move(log_path)) {}
+  Process(pid_t pid, std::string dir, std::string stdout_path, std::string stderr_path)
+      : pid_(pid),
+        dir_(std::move(dir)),
+        stdout_path_(std::move(stdout_path)),
+        stderr_path_(std::move(stderr_path)) {}
   // Non-blocking waitpid; fills exit_ when the child has exited.
   void Poll();
 
   pid_t pid_;
   std::string dir_;
-  std::string log_path_;
+  std::string stdout_path_;
+  std::string stderr_path_;
   std::optional<int> exit_;
 };
 

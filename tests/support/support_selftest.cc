@@ -1,6 +1,7 @@
 // Checks the test support library against itself: TestBackend + HttpClient + Process.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +143,56 @@ TEST(SupportSelftest, ProcessLogExitAndSignal) {
   auto killed = (*sleeper)->Wait(absl::Seconds(5));
   ASSERT_TRUE(killed.ok());
   EXPECT_EQ(*killed, -SIGTERM);
+}
+
+TEST(SupportSelftest, ProcessSplitsStdoutAndStderr) {
+  auto p = Process::Start("/bin/sh", {"-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto code = (*p)->Wait(absl::Seconds(5));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ((*p)->Stdout(), "out1\nout2\n");
+  EXPECT_EQ((*p)->Stderr(), "err1\nerr2\n");
+  EXPECT_EQ((*p)->Log(), "out1\nout2\nerr1\nerr2\n");
+
+  auto quiet = Process::Start("/bin/true", {});
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  ASSERT_TRUE((*quiet)->Wait(absl::Seconds(5)).ok());
+  EXPECT_EQ((*quiet)->Stdout(), "");
+  EXPECT_EQ((*quiet)->Stderr(), "");
+}
+
+TEST(SupportSelftest, ProcessEnvironment) {
+  ASSERT_EQ(setenv("VALET_SELFTEST_DROP", "inherited", 1), 0);
+  ASSERT_EQ(setenv("VALET_SELFTEST_DROP_NOT", "kept", 1), 0);  // Shares a prefix only.
+  ASSERT_EQ(setenv("VALET_SELFTEST_OVERRIDE", "inherited", 1), 0);
+  const std::string script =
+      "echo \"drop=${VALET_SELFTEST_DROP-unset} drop_not=${VALET_SELFTEST_DROP_NOT-unset} "
+      "override=${VALET_SELFTEST_OVERRIDE-unset} extra=${VALET_SELFTEST_EXTRA-unset}\"";
+  auto run = [&](auto options) {
+    auto p = Process::Start("/bin/sh", {"-c", script}, std::move(options));
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return std::string();
+    auto code = (*p)->Wait(absl::Seconds(5));
+    EXPECT_TRUE(code.ok() && *code == 0) << (*p)->Log();
+    return (*p)->Stdout();
+  };
+
+  // Inherited as is.
+  EXPECT_EQ(run(std::vector<std::string>{}),
+            "drop=inherited drop_not=kept override=inherited extra=unset\n");
+  // The extra_env-only signature: added and overridden.
+  EXPECT_EQ(run(std::vector<std::string>{"VALET_SELFTEST_EXTRA=x", "VALET_SELFTEST_OVERRIDE=new"}),
+            "drop=inherited drop_not=kept override=new extra=x\n");
+  // Options: dropped by exact name; a name both unset and set gets the new value.
+  EXPECT_EQ(run(Process::Options{
+                .extra_env = {"VALET_SELFTEST_OVERRIDE=new"},
+                .unset_env = {"VALET_SELFTEST_DROP", "VALET_SELFTEST_OVERRIDE", "VALET_NOT_SET"}}),
+            "drop=unset drop_not=kept override=new extra=unset\n");
+
+  unsetenv("VALET_SELFTEST_DROP");
+  unsetenv("VALET_SELFTEST_DROP_NOT");
+  unsetenv("VALET_SELFTEST_OVERRIDE");
 }
 
 TEST(SupportSelftest, PortFile) {

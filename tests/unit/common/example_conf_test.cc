@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/conf_dir.h"
+#include "common/flag_args.h"
 #include "nlohmann/json.hpp"
 
 namespace valet {
@@ -57,24 +58,21 @@ TEST(ExampleConfTest, UserauthKeepsTheSeedShape) {
 
 // Abseil reads a flag file line by line: blank lines and '#' comments, else "--name=value".
 // Flag names are C++ identifiers: a dash in a name is an unknown flag.
+// The flag names of a flag file as the programs read it: through NormalizeFlagArgs, which expands
+// --flagfile and spells names the Abseil way.
 std::vector<std::string> FlagNames(const std::string& file) {
-  auto text = ReadFile(file);
-  EXPECT_TRUE(text.ok()) << text.status();
+  std::string program = "valet";
+  std::string flagfile = "--flagfile=" + file;
+  char* argv[] = {program.data(), flagfile.data()};
+  absl::StatusOr<std::vector<std::string>> args = NormalizeFlagArgs(2, argv);
+  EXPECT_TRUE(args.ok()) << args.status();
   std::vector<std::string> names;
-  size_t start = 0;
-  while (text.ok() && start < text->size()) {
-    size_t end = text->find('\n', start);
-    if (end == std::string::npos) end = text->size();
-    std::string line = text->substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    EXPECT_EQ(line.rfind("--", 0), 0u) << file << ": " << line;
-    size_t eq = line.find('=');
-    EXPECT_NE(eq, std::string::npos) << file << ": " << line;
-    std::string name = line.substr(2, eq - 2);
-    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos)
-        << file << ": " << line;
-    names.push_back(name);
+  for (size_t i = 1; args.ok() && i < args->size(); ++i) {
+    const std::string& arg = (*args)[i];
+    EXPECT_EQ(arg.rfind("--", 0), 0u) << file << ": " << arg;
+    size_t eq = arg.find('=');
+    EXPECT_NE(eq, std::string::npos) << file << ": " << arg;
+    names.push_back(arg.substr(2, eq - 2));
   }
   return names;
 }

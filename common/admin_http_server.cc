@@ -1,5 +1,7 @@
 #include "common/admin_http_server.h"
 
+#include <sys/socket.h>
+
 #include <optional>
 #include <thread>
 
@@ -8,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/read.hpp"
@@ -25,6 +28,12 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr std::chrono::seconds kIoTimeout{30};
+// Stop waits this long for answers already given to be written.
+constexpr std::chrono::milliseconds kStopGrace{500};
+}  // namespace
+
+namespace {
+class AdminSession;
 }  // namespace
 
 // Shared by the server, its sessions and answers still on their way: keeps the io_context alive
@@ -36,7 +45,10 @@ struct AdminHttpServer::Impl {
   Handler handler;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_backoff{io};
   std::thread thread;
+  // Server thread only: the live connections, so Stop can close them.
+  std::vector<std::weak_ptr<AdminSession>> sessions;
   absl::Mutex mu;
   bool stopped ABSL_GUARDED_BY(mu) = false;
 };
@@ -50,6 +62,15 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
 
   AdminSession(tcp::socket socket, std::weak_ptr<Impl> impl)
       : stream_(std::move(socket)), impl_(std::move(impl)) {}
+
+  // Server thread: closes the connection (Stop).
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  bool writing() const { return writing_; }
 
   void Read(size_t max_body_bytes) {
     max_body_bytes_ = max_body_bytes;
@@ -87,16 +108,37 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       std::shared_ptr<AdminSession> self;
     };
     auto pending = std::make_shared<Pending>(Pending{impl, shared_from_this()});
-    impl->handler(request, [pending](AdminResponse response) {
+    answered_ = false;
+    cancel_ = impl->handler(request, [pending](AdminResponse response) {
       absl::MutexLock lock(&pending->impl->mu);
       if (pending->impl->stopped) return;
       asio::post(pending->impl->io, [self = pending->self, response = std::move(response)]() mutable {
         self->Reply(std::move(response), self->keep_alive_);
       });
     });
+    if (cancel_ && !answered_) WatchForHangUp();
+  }
+
+  // While an answer is pending, a client that closes its end cancels it.
+  void WatchForHangUp() {
+    stream_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          if (self->answered_ || !self->cancel_) return;
+          char byte;
+          ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1,
+                             MSG_PEEK | MSG_DONTWAIT);
+          // Data (a pipelined request) is no hang-up; EOF or an error is.
+          if (!ec && n > 0) return;
+          AdminHttpServer::Cancel cancel = std::move(self->cancel_);
+          cancel();
+        });
   }
 
   void Reply(AdminResponse response, bool keep_alive) {
+    answered_ = true;
+    cancel_ = nullptr;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // The hang-up watch, if any.
     std::shared_ptr<Impl> impl = impl_.lock();
     res_ = {static_cast<http::status>(response.status), 11};
     if (impl != nullptr && !impl->options.server_name.empty()) {
@@ -108,7 +150,9 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     res_.content_length(length);  // For HEAD: the length a GET would get, and no body.
     res_.keep_alive(keep_alive);
     stream_.expires_after(kIoTimeout);
+    writing_ = true;
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
       if (ec) return;
       if (!self->res_.keep_alive()) return self->Shutdown();
       self->Read(self->max_body_bytes_);
@@ -128,6 +172,9 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   size_t max_body_bytes_ = 0;
   bool keep_alive_ = true;
   bool head_ = false;
+  bool writing_ = false;
+  bool answered_ = true;
+  AdminHttpServer::Cancel cancel_;
 };
 
 void Accept(const std::shared_ptr<AdminHttpServer::Impl>& impl) {
@@ -136,13 +183,40 @@ void Accept(const std::shared_ptr<AdminHttpServer::Impl>& impl) {
     std::shared_ptr<AdminHttpServer::Impl> impl = weak.lock();
     if (impl == nullptr || ec == asio::error::operation_aborted) return;
     if (ec) {
-      // Out of descriptors, most likely: say so and go on; the next accept may succeed.
+      // Out of descriptors, most likely: back off instead of spinning on a readable listener.
       VALET_LOG(WARNING) << "admin accept: " << ec.message();
-    } else {
-      std::make_shared<AdminSession>(std::move(socket), impl)->Read(impl->options.max_body_bytes);
+      impl->accept_backoff.expires_after(std::chrono::milliseconds(100));
+      impl->accept_backoff.async_wait([weak](beast::error_code wait_ec) {
+        std::shared_ptr<AdminHttpServer::Impl> impl = weak.lock();
+        if (!wait_ec && impl != nullptr) Accept(impl);
+      });
+      return;
     }
+    auto session = std::make_shared<AdminSession>(std::move(socket), impl);
+    std::erase_if(impl->sessions, [](const auto& s) { return s.expired(); });
+    impl->sessions.push_back(session);
+    session->Read(impl->options.max_body_bytes);
     Accept(impl);
   });
+}
+
+// Closes every connection once none is writing an answer (or at `deadline`), then stops the loop.
+void CloseWhenWritten(const std::shared_ptr<AdminHttpServer::Impl>& impl,
+                      std::chrono::steady_clock::time_point deadline) {
+  bool writing = false;
+  for (auto& weak : impl->sessions) {
+    if (auto s = weak.lock(); s && s->writing()) writing = true;
+  }
+  if (writing && std::chrono::steady_clock::now() < deadline) {
+    auto timer = std::make_shared<asio::steady_timer>(impl->io, std::chrono::milliseconds(10));
+    timer->async_wait(
+        [timer, impl, deadline](beast::error_code) { CloseWhenWritten(impl, deadline); });
+    return;
+  }
+  for (auto& weak : impl->sessions) {
+    if (auto s = weak.lock()) s->Close();
+  }
+  impl->io.stop();
 }
 
 }  // namespace
@@ -179,10 +253,16 @@ void AdminHttpServer::Stop() {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopped = true;
   }
-  impl_->io.stop();
-  impl_->thread.join();
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
+  // On the server's thread: accept no more, let answers already being written finish (briefly),
+  // then close every connection.
+  std::shared_ptr<Impl> impl = impl_;
+  asio::post(impl->io, [impl] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->accept_backoff.cancel();
+    CloseWhenWritten(impl, std::chrono::steady_clock::now() + kStopGrace);
+  });
+  impl->thread.join();
 }
 
 }  // namespace valet

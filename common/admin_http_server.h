@@ -4,9 +4,11 @@
 // without a body.
 //
 // Threading: the handler runs on the server's thread and answers through `done`, at once or later
-// from any thread (a long poll); `done` is called exactly once. Lifetime: Stop (or the destructor)
-// closes the listener and every connection and joins the thread; an answer given after that is
-// dropped.
+// from any thread (a long poll); `done` is called exactly once. For a long poll the handler may
+// return a cancel function: it runs on the server's thread if the client goes away first (the
+// handler should then answer at once; the answer is dropped). Lifetime: Stop (or the destructor)
+// closes the listener, sends the answers already given, closes every connection and joins the
+// thread; an answer given after that is dropped.
 #ifndef VALET_COMMON_ADMIN_HTTP_SERVER_H_
 #define VALET_COMMON_ADMIN_HTTP_SERVER_H_
 
@@ -34,8 +36,10 @@ struct AdminResponse {
 
 class AdminHttpServer {
  public:
-  using Handler =
-      std::function<void(const AdminRequest& request, std::function<void(AdminResponse)> done)>;
+  using Done = std::function<void(AdminResponse)>;
+  using Cancel = std::function<void()>;
+  // Returns a Cancel for a pending answer, or nullptr.
+  using Handler = std::function<Cancel(const AdminRequest& request, Done done)>;
 
   struct Options {
     std::string server_name;  // The Server field of every answer.

@@ -1,4 +1,5 @@
-// Listener addresses as flags spell them: "HOST:PORT", "[V6]:PORT" or ":PORT" (every interface).
+// Listener addresses as flags spell them: "HOST:PORT", "[V6]:PORT" or ":PORT" (every IPv4
+// interface; "[::]:PORT" for IPv6 too).
 // HOST is an IP address or a name resolved once, at start. Port 0 asks the kernel for a free one.
 #ifndef VALET_COMMON_LISTEN_ADDRESS_H_
 #define VALET_COMMON_LISTEN_ADDRESS_H_

@@ -119,20 +119,27 @@ AdminResponse PutApp(ControlApi* api, const std::string& name, const std::string
 
 }  // namespace
 
-void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
-                        std::function<void(AdminResponse)> done) {
+// Answers now; nothing to cancel.
+AdminHttpServer::Cancel Answer(const AdminHttpServer::Done& done, AdminResponse response) {
+  done(std::move(response));
+  return nullptr;
+}
+
+AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& request,
+                                           AdminHttpServer::Done done) {
   std::string_view target = request.target;
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view query =
       path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
   absl::StatusOr<Query> q = ParseQuery(query);
-  if (!q.ok()) return done(ErrorResponse(q.status()));
-  const std::string& m = request.method;
+  if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
+  // HEAD is GET without the body (the server drops it) on every route but the long poll.
+  const std::string m = request.method == "HEAD" && path != "/v1/wait" ? "GET" : request.method;
   constexpr std::string_view kAppsPrefix = "/v1/apps/";
 
   if (path == "/v1/apps") {
-    if (m != "GET") return done(MethodNotAllowed(m, path));
-    return done(JsonResponse(api->ListApps(), false));
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
+    return Answer(done, JsonResponse(api->ListApps(), false));
   }
   if (path.substr(0, kAppsPrefix.size()) == kAppsPrefix &&
       path.find('/', kAppsPrefix.size()) == std::string_view::npos &&
@@ -141,42 +148,46 @@ void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
     if (m == "GET") {
       v1::GetAppRequest r;
       r.set_name(name);
-      return done(FromResult(api->GetApp(r), false));
+      return Answer(done, FromResult(api->GetApp(r), false));
     }
-    if (m == "PUT") return done(PutApp(api, name, request.body, *q));
+    if (m == "PUT") return Answer(done, PutApp(api, name, request.body, *q));
     if (m == "DELETE") {
       v1::DeleteAppRequest r;
       r.set_name(name);
       r.set_expected_version(q->expected_version);
       r.set_dry_run(q->dry_run);
-      return done(FromResult(api->DeleteApp(r), true));
+      return Answer(done, FromResult(api->DeleteApp(r), true));
     }
-    return done(MethodNotAllowed(m, path));
+    return Answer(done, MethodNotAllowed(m, path));
   }
   if (path == "/v1/reload") {
-    if (m != "POST") return done(MethodNotAllowed(m, path));
-    return done(FromResult(api->Reload(), true));
+    if (m != "POST") return Answer(done, MethodNotAllowed(m, path));
+    return Answer(done, FromResult(api->Reload(), true));
   }
   if (path == "/v1/dataplanes") {
-    if (m != "GET") return done(MethodNotAllowed(m, path));
-    return done(JsonResponse(api->ListDataPlanes(), true));
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
+    return Answer(done, JsonResponse(api->ListDataPlanes(), true));
   }
   if (path == "/v1/version") {
-    if (m != "GET") return done(MethodNotAllowed(m, path));
-    return done(JsonResponse(api->GetVersion(), true));
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
+    return Answer(done, JsonResponse(api->GetVersion(), true));
   }
   if (path == "/v1/wait") {
-    if (m != "GET") return done(MethodNotAllowed(m, path));
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
     v1::WaitForVersionRequest r;
     r.set_version(q->version);
     r.set_timeout_ms(q->timeout_ms);
-    api->WaitForVersion(r, [done = std::move(done)](
-                               absl::StatusOr<v1::WaitForVersionResponse> result) {
-      done(FromResult(result, true));
-    });
-    return;
+    uint64_t wait_id = api->WaitForVersion(
+        r, [done = std::move(done)](absl::StatusOr<v1::WaitForVersionResponse> result) {
+          done(FromResult(result, true));
+        });
+    if (wait_id == 0) return nullptr;
+    // A client that hangs up ends its wait (else it would hold a connection and a waiter until
+    // the timeout). CancelWait answers nobody; the dropped `done` is never called.
+    return [api, wait_id] { api->registry()->CancelWait(wait_id); };
   }
-  done(ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", std::string(path))));
+  return Answer(done,
+                ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", std::string(path))));
 }
 
 int HttpStatusForCode(absl::StatusCode code) {
@@ -199,7 +210,7 @@ absl::StatusOr<std::unique_ptr<RestAdmin>> RestAdmin::Start(ControlApi* api,
   options.max_body_bytes = kMaxBodyBytes;
   absl::StatusOr<std::unique_ptr<AdminHttpServer>> server = AdminHttpServer::Start(
       listen, options, [api](const AdminRequest& request, auto done) {
-        HandleAdminRequest(api, request, std::move(done));
+        return HandleAdminRequest(api, request, std::move(done));
       });
   if (!server.ok()) return server.status();
   return std::unique_ptr<RestAdmin>(new RestAdmin(std::move(*server)));

@@ -34,8 +34,8 @@ namespace valet {
 
 // Handles one request; calls `done` exactly once, maybe before returning, maybe later from another
 // thread (GET /v1/wait).
-void HandleAdminRequest(ControlApi* api, const AdminRequest& request,
-                        std::function<void(AdminResponse)> done);
+AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& request,
+                                           AdminHttpServer::Done done);
 
 class RestAdmin {
  public:

@@ -79,9 +79,10 @@ void ControlPlaneServer::Shutdown(absl::Duration grace) {
   if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
   }
-  if (admin_ != nullptr) admin_->Stop();
-  // Pending waits are answered (complete = false) while their calls still exist.
+  // Pending waits are answered (complete = false) while their calls, gRPC and REST, still exist;
+  // the REST admin then writes those answers before it closes.
   if (registry_ != nullptr) registry_->Shutdown();
+  if (admin_ != nullptr) admin_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     server_->Wait();

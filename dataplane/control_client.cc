@@ -168,13 +168,15 @@ bool ControlClient::RunStream(const std::string& target) {
         answer.mutable_nack()->set_version(snapshot.version());
         answer.mutable_nack()->set_reason(std::string(installed.message()));
       }
-      if (!stream->Write(answer)) break;
+      // Cache what serves before answering: if the answer cannot be sent, the snapshot serves
+      // all the same, and a restart must not go back to an older one.
       if (installed.ok() && !options_.cache_dir.empty()) {
         absl::Status saved = SaveSnapshotCache(options_.cache_dir, snapshot);
         if (!saved.ok()) {
           VALET_LOG(WARNING) << "cannot cache the snapshot: " << saved.message();
         }
       }
+      if (!stream->Write(answer)) break;
     }
   }
   connected_ = false;

@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
                    AdminHttpServer::Start(options.admin_listen, admin_options,
                                           [raw](const AdminRequest& request, auto done) {
                                             done(raw->HandleAdmin(request));
+                                            return AdminHttpServer::Cancel();
                                           }));
   return server;
 }

@@ -27,6 +27,7 @@
 #include "dataplane/control_client.h"
 #include "dataplane/snapshot_cache.h"
 #include "tests/support/binaries.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "valet/v1/control.grpc.pb.h"
 
@@ -631,6 +632,58 @@ TEST_F(ControlPlaneTest, ACancelledWaitLeavesTheRegistry) {
   EXPECT_EQ(stub_->WaitForVersion(&ctx, req, &resp).error_code(), grpc::DEADLINE_EXCEEDED);
   EXPECT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 0; }));
   dp.Hold(false);
+}
+
+TEST_F(ControlPlaneTest, ARestWaitEndsWhenItsClientHangsUp) {
+  FakeDataPlane dp;
+  auto client = dp.Client(server_->grpc_address(), "dp-held");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
+  dp.Hold(true);
+  uint64_t v = Apply({MakeApp("second")});
+  auto [host, port] = *testing::SplitHostPort(server_->http_address());
+  // The client gives up after 300 ms and closes; its wait must not live on for a minute.
+  auto raw = testing::SendRaw(
+      host, port,
+      absl::StrCat("GET /v1/wait?version=", v, "&timeout_ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n"),
+      absl::Milliseconds(300));
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  EXPECT_TRUE(raw->empty()) << *raw;
+  EXPECT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 0; }));
+  dp.Hold(false);
+  client->Stop();
+}
+
+TEST_F(ControlPlaneTest, ARestWaitIsAnsweredAtShutdown) {
+  FakeDataPlane dp;
+  auto client = dp.Client(server_->grpc_address(), "dp-held");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
+  dp.Hold(true);
+  uint64_t v = Apply({MakeApp("second")});
+  testing::HttpClient http(server_->http_address(), absl::Seconds(20));
+  std::promise<absl::StatusOr<testing::HttpResponse>> answer;
+  std::thread waiter([&] {
+    answer.set_value(http.Get(absl::StrCat("/v1/wait?version=", v, "&timeout_ms=60000")));
+  });
+  ASSERT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 1; }));
+  server_->Shutdown(absl::Seconds(1));
+  absl::StatusOr<testing::HttpResponse> res = answer.get_future().get();
+  waiter.join();
+  dp.Hold(false);
+  client->Stop();
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_NE(res->body.find("\"complete\": false"), std::string::npos) << res->body;
+}
+
+TEST_F(ControlPlaneTest, RestHeadIsGetWithoutTheBody) {
+  testing::HttpClient http(server_->http_address());
+  auto head = http.Send("HEAD", "/v1/version");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_NE(head->Header("Content-Length"), "0");
 }
 
 TEST_F(ControlPlaneTest, DeleteDryRunChangesNothing) {

@@ -139,12 +139,17 @@ std::optional<Intent> ParseIntent(const std::string& text) {
 }
 
 // Removes every temp file of a change (.valet-txn.*): after a discarded or completed intent.
-void RemoveTxnFiles(const std::string& dir) {
+// Removes what an interrupted change leaves behind: its temp files, and the hidden temp files of
+// an interrupted atomic write (".NAME.tmp.PID.N"). Safe under the conf dir lock: nobody else
+// writes here.
+void RemoveLeftoverTempFiles(const std::string& dir) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec), end;
   std::vector<fs::path> stale;
   for (; !ec && it != end; it.increment(ec)) {
-    if (absl::StartsWith(it->path().filename().string(), kTxnFilePrefix)) stale.push_back(it->path());
+    std::string name = it->path().filename().string();
+    bool atomic_write_temp = name.front() == '.' && name.find(".tmp.") != std::string::npos;
+    if (absl::StartsWith(name, kTxnFilePrefix) || atomic_write_temp) stale.push_back(it->path());
   }
   for (const fs::path& p : stale) ::unlink(p.c_str());
 }
@@ -188,7 +193,7 @@ absl::Status RecoverIntent(const std::string& dir) {
       RETURN_IF_ERROR(RemoveFileAndSync(path));
     }
   }
-  RemoveTxnFiles(dir);
+  RemoveLeftoverTempFiles(dir);
   return SyncDir(dir);
 }
 

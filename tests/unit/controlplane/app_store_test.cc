@@ -302,6 +302,8 @@ TEST_F(AppStoreTest, OpenRollsForwardARecordedChange) {
   ASSERT_TRUE(WriteFileAtomically(File(kVersionFileName), "3\n").ok());
   ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.0"), AppConfigToJson(MakeApp("a", 2))).ok());
   ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.1"), AppConfigToJson(MakeApp("b", 2))).ok());
+  // The temp file of an atomic write cut short by a crash.
+  ASSERT_TRUE(WriteFileAtomically(File(".c.json.tmp.123.0"), "{\"half\":").ok());
   ASSERT_TRUE(WriteFileAtomically(File(kIntentFileName),
                                   "valet-intent 1\nversion 4\nrename .valet-txn.4.0 a.json\n"
                                   "rename .valet-txn.4.1 b.json\nremove c.json\nend\n")
@@ -325,6 +327,8 @@ TEST_F(AppStoreTest, OpenDiscardsAnIncompleteIntent) {
   ASSERT_TRUE(WriteFileAtomically(File(kVersionFileName), "3\n").ok());
   ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.0"), AppConfigToJson(MakeApp("a", 2))).ok());
   ASSERT_TRUE(WriteFileAtomically(File(".valet-txn.4.1"), AppConfigToJson(MakeApp("b", 2))).ok());
+  // The temp file of an atomic write cut short by a crash.
+  ASSERT_TRUE(WriteFileAtomically(File(".c.json.tmp.123.0"), "{\"half\":").ok());
   ASSERT_TRUE(WriteFileAtomically(File(kIntentFileName),
                                   "valet-intent 1\nversion 4\nrename .valet-txn.4.0 a.json\nrena")
                   .ok());
@@ -334,7 +338,8 @@ TEST_F(AppStoreTest, OpenDiscardsAnIncompleteIntent) {
   ASSERT_EQ(store->snapshot()->apps_size(), 2);
   EXPECT_EQ(store->Get("a")->endpoints(0).port(), 1u);
   EXPECT_TRUE(store->Get("c").ok());
-  for (const char* gone : {kIntentFileName, ".valet-txn.4.0", ".valet-txn.4.1"}) {
+  for (const char* gone :
+       {kIntentFileName, ".valet-txn.4.0", ".valet-txn.4.1", ".c.json.tmp.123.0"}) {
     EXPECT_FALSE(fs::exists(File(gone))) << gone;
   }
 }

@@ -177,6 +177,27 @@ class ControlPlaneTest : public ::testing::Test {
         grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
   }
 
+  // A data plane attached and serving version 1 that then holds every new snapshot unanswered,
+  // and the version of an apply it is holding back. Released (and detached) when destroyed.
+  struct HeldDataPlane {
+    FakeDataPlane dp;
+    std::unique_ptr<ControlClient> client;
+    uint64_t held_version = 0;
+    ~HeldDataPlane() {
+      dp.Hold(false);
+      if (client) client->Stop();
+    }
+  };
+  std::unique_ptr<HeldDataPlane> AttachHeldDataPlane(const std::string& id) {
+    auto held = std::make_unique<HeldDataPlane>();
+    held->client = held->dp.Client(server_->grpc_address(), id);
+    held->client->Start();
+    EXPECT_TRUE(WaitFor([&] { return held->dp.serving() == 1; }));
+    held->dp.Hold(true);
+    held->held_version = Apply({MakeApp("second")});
+    return held;
+  }
+
   uint64_t Apply(const std::vector<v1::AppConfig>& apps, grpc::StatusCode expect = grpc::OK) {
     v1::ApplyAppsRequest req;
     for (const auto& a : apps) *req.add_apps() = a;
@@ -284,17 +305,13 @@ TEST_F(ControlPlaneTest, NackIsRecordedAndNotCached) {
 }
 
 TEST_F(ControlPlaneTest, WaitTimesOutWithPendingDataPlanes) {
-  FakeDataPlane dp;
-  auto client = dp.Client(server_->grpc_address(), "dp-slow");
-  client->Start();
-  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
-  dp.Hold(true);
-  uint64_t v = Apply({MakeApp("second")});
+  auto held = AttachHeldDataPlane("dp-slow");
+  uint64_t v = held->held_version;
   v1::WaitForVersionResponse w = Wait(v, 100);
   EXPECT_FALSE(w.complete());
   ASSERT_EQ(w.pending_size(), 1);
   EXPECT_EQ(w.pending(0).id(), "dp-slow");
-  dp.Hold(false);
+  held->dp.Hold(false);
   EXPECT_TRUE(Wait(v).complete());
 }
 
@@ -584,12 +601,8 @@ TEST_F(ControlPlaneTest, ASnapshotOfAnotherEpochIsReplaced) {
 }
 
 TEST_F(ControlPlaneTest, PendingWaitsAreAnsweredBeforeShutdown) {
-  FakeDataPlane dp;
-  auto client = dp.Client(server_->grpc_address(), "dp-held");
-  client->Start();
-  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
-  dp.Hold(true);
-  uint64_t v = Apply({MakeApp("second")});
+  auto held = AttachHeldDataPlane("dp-held");
+  uint64_t v = held->held_version;
   std::promise<std::pair<grpc::Status, v1::WaitForVersionResponse>> answer;
   std::thread waiter([&] {
     v1::WaitForVersionRequest req;
@@ -608,8 +621,6 @@ TEST_F(ControlPlaneTest, PendingWaitsAreAnsweredBeforeShutdown) {
   absl::Duration took = absl::Now() - start;
   waiter.join();
   stopper.join();
-  dp.Hold(false);
-  client->Stop();
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(response.complete());
   EXPECT_EQ(response.pending_size(), 1);
@@ -617,12 +628,8 @@ TEST_F(ControlPlaneTest, PendingWaitsAreAnsweredBeforeShutdown) {
 }
 
 TEST_F(ControlPlaneTest, ACancelledWaitLeavesTheRegistry) {
-  FakeDataPlane dp;
-  auto client = dp.Client(server_->grpc_address(), "dp-held");
-  client->Start();
-  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
-  dp.Hold(true);
-  uint64_t v = Apply({MakeApp("second")});
+  auto held = AttachHeldDataPlane("dp-held");
+  uint64_t v = held->held_version;
   v1::WaitForVersionRequest req;
   req.set_version(v);
   req.set_timeout_ms(60000);
@@ -631,16 +638,12 @@ TEST_F(ControlPlaneTest, ACancelledWaitLeavesTheRegistry) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   EXPECT_EQ(stub_->WaitForVersion(&ctx, req, &resp).error_code(), grpc::DEADLINE_EXCEEDED);
   EXPECT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 0; }));
-  dp.Hold(false);
+  held->dp.Hold(false);
 }
 
 TEST_F(ControlPlaneTest, ARestWaitEndsWhenItsClientHangsUp) {
-  FakeDataPlane dp;
-  auto client = dp.Client(server_->grpc_address(), "dp-held");
-  client->Start();
-  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
-  dp.Hold(true);
-  uint64_t v = Apply({MakeApp("second")});
+  auto held = AttachHeldDataPlane("dp-held");
+  uint64_t v = held->held_version;
   auto [host, port] = *testing::SplitHostPort(server_->http_address());
   // The client gives up after 300 ms and closes; its wait must not live on for a minute.
   auto raw = testing::SendRaw(
@@ -650,17 +653,11 @@ TEST_F(ControlPlaneTest, ARestWaitEndsWhenItsClientHangsUp) {
   ASSERT_TRUE(raw.ok()) << raw.status();
   EXPECT_TRUE(raw->empty()) << *raw;
   EXPECT_TRUE(WaitFor([&] { return server_->registry()->pending_waits() == 0; }));
-  dp.Hold(false);
-  client->Stop();
 }
 
 TEST_F(ControlPlaneTest, ARestWaitIsAnsweredAtShutdown) {
-  FakeDataPlane dp;
-  auto client = dp.Client(server_->grpc_address(), "dp-held");
-  client->Start();
-  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
-  dp.Hold(true);
-  uint64_t v = Apply({MakeApp("second")});
+  auto held = AttachHeldDataPlane("dp-held");
+  uint64_t v = held->held_version;
   testing::HttpClient http(server_->http_address(), absl::Seconds(20));
   std::promise<absl::StatusOr<testing::HttpResponse>> answer;
   std::thread waiter([&] {
@@ -670,8 +667,6 @@ TEST_F(ControlPlaneTest, ARestWaitIsAnsweredAtShutdown) {
   server_->Shutdown(absl::Seconds(1));
   absl::StatusOr<testing::HttpResponse> res = answer.get_future().get();
   waiter.join();
-  dp.Hold(false);
-  client->Stop();
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_NE(res->body.find("\"complete\": false"), std::string::npos) << res->body;

@@ -35,6 +35,8 @@ bool IsDotDot(std::string_view s) {
 // True if a backend that decodes "%2F" or "%5C", takes "\\" for "/", or drops ";params" could
 // read a dot-segment inside `segment` ("..%2f..", "..;x", "a\\..").
 bool HidesDotSegment(std::string_view segment) {
+  // The common case costs one scan and no copy.
+  if (segment.find_first_of("%\\;") == std::string_view::npos) return false;
   std::string flat;
   flat.reserve(segment.size());
   for (size_t i = 0; i < segment.size(); ++i) {

@@ -179,9 +179,10 @@ TEST_F(MalformedTest, OversizedHeaderIs431AndBodyIs413) {
   auto grown = chunked.Send("POST", "/shop/x", {}, "",
                             std::vector<std::string>{std::string(60000, 'c'),
                                                      std::string(60000, 'd')});
-  if (grown.ok()) {
-    EXPECT_GATEWAY_ERROR(*grown, 413, "body_too_large");
-  }
+  // The gateway answers before the client has sent everything and then drains what follows
+  // (lingering close), so the client reads the 413 rather than a reset.
+  ASSERT_TRUE(grown.ok()) << grown.status();
+  EXPECT_GATEWAY_ERROR(*grown, 413, "body_too_large");
   EXPECT_EQ(backend_->request_count(), 0u);
 }
 

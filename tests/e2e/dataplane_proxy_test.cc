@@ -212,6 +212,16 @@ TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
 }
 
 TEST_F(ProxyTest, ExpectContinueIsAnsweredByTheGateway) {
+  // A client that waits for "100 Continue" before its body gets it from the gateway.
+  auto [host, port] = *SplitHostPort(listen_);
+  auto waiting = SendRaw(host, port,
+                         "PUT /shop/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                         "Expect: 100-continue\r\n\r\n",
+                         absl::Milliseconds(500));
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_EQ(*waiting, "HTTP/1.1 100 Continue\r\n\r\n");
+
+  // A client that sends its body anyway is served, and the backend never sees the Expect.
   HttpClient client = Client();
   auto res = client.Send("PUT", "/shop/big", {{"Expect", "100-continue"}}, std::string(1000, 'a'));
   ASSERT_TRUE(res.ok()) << res.status();

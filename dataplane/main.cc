@@ -83,6 +83,24 @@ int Run() {
   options.max_idle_per_endpoint = absl::GetFlag(FLAGS_max_idle_per_endpoint);
   options.eject_duration = std::chrono::milliseconds(absl::GetFlag(FLAGS_eject_ms));
 
+  // A zero or negative duration would fail every request (or never end a drain): refuse it.
+  for (auto [name, value] :
+       {std::pair{"--client-timeout-ms", absl::GetFlag(FLAGS_client_timeout_ms)},
+        std::pair{"--upstream-io-timeout-ms", absl::GetFlag(FLAGS_upstream_io_timeout_ms)},
+        std::pair{"--upstream-idle-timeout-ms", absl::GetFlag(FLAGS_upstream_idle_timeout_ms)},
+        std::pair{"--eject-ms", absl::GetFlag(FLAGS_eject_ms)},
+        std::pair{"--drain-timeout-ms", absl::GetFlag(FLAGS_drain_timeout_ms)}}) {
+    if (value <= 0) {
+      VALET_LOG(ERROR) << name << " must be a positive number of milliseconds, got " << value;
+      return 2;
+    }
+  }
+  if (options.max_header_bytes < 1024) {
+    VALET_LOG(ERROR) << "--max-header-bytes must be at least 1024, got "
+                     << options.max_header_bytes;
+    return 2;
+  }
+
   const std::string conf_dir = absl::GetFlag(FLAGS_conf_dir);
   std::string control_plane = absl::GetFlag(FLAGS_control_plane);
   if (control_plane.empty()) control_plane = EnvOr("VALET_CONTROL_PLANE", "");

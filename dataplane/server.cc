@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
 }
 
 Server::~Server() {
-  if (!stopped_) Drain(std::chrono::milliseconds(0));
+  // A server that Create gave up on half-built has no listener yet; its workers never started.
+  if (listener_ != nullptr && admin_ != nullptr && !stopped_) Drain(std::chrono::milliseconds(0));
 }
 
 boost::asio::ip::tcp::endpoint Server::listen_endpoint() const {

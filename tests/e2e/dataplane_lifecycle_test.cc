@@ -206,6 +206,36 @@ TEST_F(LifecycleTest, AdminEndpoints) {
   EXPECT_EQ(Metric("valet_snapshot_version"), 1);
 }
 
+TEST_F(LifecycleTest, BadFlagsAreRefusedNamingTheFlag) {
+  WriteApp("a", AppJson("a", {1}));
+  auto busy_backend = StartBackend("busy");
+  TestBackend& busy = *busy_backend;
+  auto bin = DataplaneBinary();
+  ASSERT_TRUE(bin.ok());
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  } cases[] = {
+      {{"--client-timeout-ms", "0"}, "--client-timeout-ms must be a positive number"},
+      {{"--max-header-bytes", "10"}, "--max-header-bytes must be at least 1024"},
+      {{"--listen", "nowhere"}, "listen address \"nowhere\""},
+      {{"--control-plane", "127.0.0.1:1"}, "give exactly one config source"},
+      // A listener that cannot bind after another did: refused cleanly, no crash.
+      {{"--listen", "127.0.0.1:0", "--admin-listen", busy.host_port()}, "Address already in use"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"--conf-dir", dir_.Join("conf"), "--admin-listen",
+                                     "127.0.0.1:0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto p = Process::Start(*bin, args);
+    ASSERT_TRUE(p.ok());
+    auto code = (*p)->Wait(absl::Seconds(10));
+    ASSERT_TRUE(code.ok()) << c.says;
+    EXPECT_GT(*code, 0) << c.says << " (a negative code is a signal: a crash)";
+    EXPECT_NE((*p)->Log().find(c.says), std::string::npos) << (*p)->Log();
+  }
+}
+
 TEST_F(LifecycleTest, InvalidConfDirAtStartIsRefusedWithEveryError) {
   WriteApp("a", R"({"name": "a", "endpoints": []})");
   WriteApp("b", R"({"name": "b", "endpoints": [{"host": "h", "port": 1}], "authorise": true})");

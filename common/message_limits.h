@@ -1,0 +1,31 @@
+// Size limits shared by every program, so that what one side sends the other accepts.
+//
+// A snapshot carries every app, and ListApps returns them all: both must fit one gRPC message.
+// The control plane refuses a change whose snapshot would exceed kMaxSnapshotBytes; every gRPC
+// server and client (control plane, data plane, valetctl) accepts messages up to
+// kMaxGrpcMessageBytes, which leaves room for the envelope around a snapshot-sized payload.
+// docs/config.md and docs/controlplane.md state the same numbers; keep them in step.
+#ifndef VALET_COMMON_MESSAGE_LIMITS_H_
+#define VALET_COMMON_MESSAGE_LIMITS_H_
+
+#include <cstddef>
+
+namespace valet {
+
+inline constexpr size_t kMaxSnapshotBytes = 32u << 20;     // 32 MiB of serialized apps.
+inline constexpr size_t kMaxGrpcMessageBytes = 40u << 20;  // Snapshot plus envelope.
+
+// A config nests a handful of levels (app -> endpoints -> endpoint); anything deeper is refused
+// while parsing, before it can cost stack or memory.
+inline constexpr size_t kMaxJsonDepth = 32;
+
+// Field sizes, checked by validation (common/app_config_validation.cc).
+inline constexpr size_t kMaxDescriptionBytes = 4096;
+inline constexpr size_t kMaxAuthKeyBytes = 1024;
+inline constexpr size_t kMaxHeaderNameBytes = 256;
+inline constexpr size_t kMaxEndpointPathBytes = 2048;
+inline constexpr size_t kMaxEndpointsPerApp = 1024;
+
+}  // namespace valet
+
+#endif  // VALET_COMMON_MESSAGE_LIMITS_H_

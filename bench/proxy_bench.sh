@@ -10,7 +10,13 @@
 #   --backend-threads N  echo backend threads (default 2)
 #   --body-bytes N    response body size (default 1024)
 #   --only LIST       comma-separated subset of direct,nginx,haproxy,valet
+#   --compare DIR     also measure the valet-dataplane of another build dir (e.g. of the commit
+#                     before a change) as "valet-b", in the same run, and print valet / valet-b
 #   BUILD_DIR         Valet build dir (default: build/release, else build/dev, under the repo)
+#
+# Besides throughput, latency and peak RSS, each row shows how many connections the proxy opened
+# to the backend during its runs (the backend counts its accepts): a pool that keeps its
+# connections opens about as many as it has concurrent requests, once.
 set -euo pipefail
 
 DURATION=10s
@@ -21,6 +27,7 @@ BACKEND_THREADS=2
 BODY_BYTES=1024
 ONLY=direct,nginx,haproxy,valet
 BUILD_DIR=""
+COMPARE_DIR=""
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,7 +38,8 @@ while [[ $# -gt 0 ]]; do
     --backend-threads) BACKEND_THREADS="$2"; shift 2 ;;
     --body-bytes) BODY_BYTES="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --compare) COMPARE_DIR="$2"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) BUILD_DIR="$1"; shift ;;
   esac
@@ -45,86 +53,24 @@ if [[ -z "$BUILD_DIR" ]]; then
 fi
 [[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
 
-find_bin() {  # find_bin NAME: the first executable file NAME under the build dir.
-  find "$BUILD_DIR" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1
+find_bin() {  # find_bin NAME [DIR]: the first executable file NAME under the build dir.
+  find "${2:-$BUILD_DIR}" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1
 }
 ECHO_BIN="$(find_bin valet-echo-backend)"
 VALET_BIN="$(find_bin valet-dataplane)"
 [[ -n "$ECHO_BIN" ]] || { echo "valet-echo-backend not built in $BUILD_DIR" >&2; exit 2; }
+COMPARE_BIN=""
+if [[ -n "$COMPARE_DIR" ]]; then
+  COMPARE_BIN="$(find_bin valet-dataplane "$COMPARE_DIR")"
+  [[ -n "$COMPARE_BIN" ]] || { echo "valet-dataplane not built in $COMPARE_DIR" >&2; exit 2; }
+fi
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 HAPROXY_BIN="${HAPROXY_BIN:-$(command -v haproxy || echo /usr/sbin/haproxy)}"
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
-# Seconds in a wrk duration (10s, 2m, 1h, 30), to bound every wrk run in time.
-duration_seconds() {
-  local d="$1"
-  case "$d" in
-    *h) echo $(( ${d%h} * 3600 )) ;;
-    *m) echo $(( ${d%m} * 60 )) ;;
-    *s) echo "${d%s}" ;;
-    *) echo "$d" ;;
-  esac
-}
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 DURATION_S="$(duration_seconds "$DURATION")"
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/valet-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  PIDS=()
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Stops one server started by this script (TERM, then KILL after 5 s).
-stop_pid() {
-  local pid="$1" keep=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# wait_port_file FILE NAME: prints HOST:PORT of listener NAME once FILE exists (10 s at most).
-wait_port_file() {
-  for _ in $(seq 100); do
-    if [[ -s "$1" ]]; then awk -v n="$2" '$1 == n {print $2}' "$1"; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-# wait_http URL: waits (10 s at most) until URL answers 200.
-wait_http() {
-  for _ in $(seq 100); do
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" == 200 ]]; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-# Peak RSS in KB (VmHWM) of PID plus its direct children (nginx workers).
-peak_rss_kb() {
-  local total=0 p v
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-    v="$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
-    total=$(( total + ${v:-0} ))
-  done
-  echo "$total"
-}
 
 cat >"$WORK/report.lua" <<'EOF'
 done = function(summary, latency, requests)
@@ -136,11 +82,17 @@ done = function(summary, latency, requests)
 end
 EOF
 
-RESULTS=()  # "name rps p50 p99 errors non2xx rss_kb"
+RESULTS=()  # "name rps p50 p99 errors non2xx rss_kb new_backend_connections"
+
+# Connections the backend has accepted so far.
+backend_accepted() {
+  curl -s --max-time 2 "http://$BACKEND/_echo/stats" | sed -n 's/.*"accepted":\([0-9]*\).*/\1/p'
+}
 
 # measure NAME URL PID: a 1 s warm-up, then the measured run; PID's peak RSS is read after it.
 measure() {
-  local name="$1" url="$2" pid="$3" out line rss
+  local name="$1" url="$2" pid="$3" out line rss before after
+  before="$(backend_accepted)"
   timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$url" >/dev/null 2>&1 || true
   out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
          --timeout 5s -s "$WORK/report.lua" "$url" 2>&1)" || true
@@ -151,9 +103,12 @@ measure() {
   fi
   rss="-"
   [[ -n "$pid" ]] && rss="$(peak_rss_kb "$pid")"
+  after="$(backend_accepted)"
+  # The second stats query's own connection is counted in `after`.
+  local opened=$(( ${after:-0} - ${before:-0} - 1 ))
   # shellcheck disable=SC2086
   set -- ${line#RESULT }
-  RESULTS+=("$name $1 $2 $3 $4 $5 $rss")
+  RESULTS+=("$name $1 $2 $3 $4 $5 $rss $opened")
   printf '  %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$name" "$1" "$2" "$3"
 }
 
@@ -256,42 +211,59 @@ EOF
   fi
 fi
 
-if wants valet; then
-  if [[ -n "$VALET_BIN" ]]; then
-    mkdir -p "$WORK/valet/conf"
-    cat >"$WORK/valet/conf/bench.json" <<EOF
+# run_valet NAME BINARY: one valet-dataplane in front of the backend, measured as NAME.
+run_valet() {
+  local name="$1" bin="$2" dir="$WORK/$1" pid addr
+  mkdir -p "$dir/conf"
+  cat >"$dir/conf/bench.json" <<EOF
 {"name":"bench","description":"benchmark","authorize":false,"authKey":"","authHeader":"X-Valet-Auth","rateLimit":false,"limitValue":0,"endpoints":[{"host":"127.0.0.1","path":"","port":$BACKEND_PORT}]}
 EOF
-    "$VALET_BIN" --conf-dir "$WORK/valet/conf" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-      --workers "$WORKERS" --port-file "$WORK/valet/ports" >"$WORK/valet/out.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    if addr="$(wait_port_file "$WORK/valet/ports" listen)" && [[ -n "$addr" ]] &&
-       wait_http "http://$addr/bench/x"; then
-      measure valet "http://$addr/bench/x" "$pid"
-    else
-      echo "  valet-dataplane did not start:" >&2; cat "$WORK/valet/out.log" >&2 || true
-    fi
-    stop_pid "$pid"
+  "$bin" --conf-dir "$dir/conf" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+    --workers "$WORKERS" --port-file "$dir/ports" >"$dir/out.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  if addr="$(wait_port_file "$dir/ports" listen)" && [[ -n "$addr" ]] &&
+     wait_http "http://$addr/bench/x"; then
+    measure "$name" "http://$addr/bench/x" "$pid"
+  else
+    echo "  $name did not start:" >&2; cat "$dir/out.log" >&2 || true
+  fi
+  stop_pid "$pid"
+}
+
+if wants valet; then
+  if [[ -n "$VALET_BIN" ]]; then
+    run_valet valet "$VALET_BIN"
   else
     echo "  valet: valet-dataplane not built in $BUILD_DIR, skipped"
   fi
+  if [[ -n "$COMPARE_BIN" ]]; then run_valet valet-b "$COMPARE_BIN"; fi
 fi
 
 echo
-printf '%-8s %12s %10s %10s %8s %8s %14s\n' target 'req/s' 'p50 ms' 'p99 ms' errors non-2xx 'peak RSS MB'
+printf '%-8s %12s %10s %10s %8s %8s %14s %12s\n' target 'req/s' 'p50 ms' 'p99 ms' errors non-2xx \
+  'peak RSS MB' 'backend conn'
 for r in "${RESULTS[@]+"${RESULTS[@]}"}"; do
   # shellcheck disable=SC2086
   set -- $r
   rss="$7"; [[ "$rss" != "-" ]] && rss="$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')"
-  printf '%-8s %12.0f %10.3f %10.3f %8d %8d %14s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rss"
+  printf '%-8s %12.0f %10.3f %10.3f %8d %8d %14s %12s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rss" "$8"
 done
-echo "(peak RSS: VmHWM of the proxy, summed over nginx's master and workers; direct: no proxy)"
+echo "(peak RSS: VmHWM of the proxy, summed over nginx's master and workers; direct: no proxy;"
+echo " backend conn: connections the backend accepted during the warm-up and the run)"
 
-nginx_row=""; valet_row=""
+nginx_row=""; valet_row=""; compare_row=""
 for r in "${RESULTS[@]+"${RESULTS[@]}"}"; do
-  case "$r" in nginx\ *) nginx_row="$r" ;; valet\ *) valet_row="$r" ;; esac
+  case "$r" in
+    nginx\ *) nginx_row="$r" ;; valet\ *) valet_row="$r" ;; valet-b\ *) compare_row="$r" ;;
+  esac
 done
+if [[ -n "$compare_row" && -n "$valet_row" ]]; then
+  awk -v b="$compare_row" -v v="$valet_row" 'BEGIN {
+    split(b, a, " "); split(v, c, " ");
+    printf "valet / valet-b: throughput %.3fx, p99 latency %.2fx\n", c[2] / a[2], (a[4] > 0 ? c[4] / a[4] : 0);
+  }'
+fi
 if [[ -n "$nginx_row" && -n "$valet_row" ]]; then
   awk -v n="$nginx_row" -v v="$valet_row" 'BEGIN {
     split(n, a, " "); split(v, b, " ");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/logging.h"
+
 namespace valet {
 
 EndpointState& Balancer::StateOf(const EndpointSpec& endpoint) { return states_[endpoint.key]; }
@@ -10,26 +12,49 @@ void Balancer::Retain(const absl::flat_hash_set<std::string>& keys) {
   absl::erase_if(states_, [&](const auto& entry) {
     return entry.second.outstanding == 0 && !keys.contains(entry.first);
   });
-  for (auto& [app, current] : rr_current_) {
-    absl::erase_if(current, [&](const auto& entry) { return !keys.contains(entry.first); });
-  }
+  // Apps that are gone, and endpoints an app no longer has.
+  absl::erase_if(rr_current_, [&](auto& entry) {
+    absl::erase_if(entry.second, [&](const auto& e) { return !keys.contains(e.first); });
+    return entry.second.empty();
+  });
 }
 
-bool Balancer::Usable(const EndpointSpec& ep, size_t index, const Tried& tried,
-                      Clock::time_point now) {
-  if (std::find(tried.begin(), tried.end(), index) != tried.end()) return false;
-  return StateOf(ep).ejected_until <= now;
+bool Balancer::RecordFailure(const EndpointSpec& endpoint, Clock::time_point now) {
+  EndpointState& state = StateOf(endpoint);
+  // Failures while ejected (reached in panic mode) neither extend nor repeat the ejection.
+  if (state.ejected && state.ejected_until > now) return false;
+  if (++state.consecutive_failures < policy_.consecutive_failures) return false;
+  state.consecutive_failures = 0;
+  state.ejected_until = now + policy_.eject_duration;
+  state.ejected = true;
+  VALET_LOG(WARNING) << "endpoint " << endpoint.key << " ejected for "
+                     << policy_.eject_duration.count() << " ms after "
+                     << policy_.consecutive_failures << " consecutive failures";
+  return true;
 }
 
-std::optional<size_t> Balancer::Pick(const AppRoute& app, const Tried& tried,
-                                     Clock::time_point now) {
+bool Balancer::Ejected(const EndpointSpec& ep, Clock::time_point now) {
+  EndpointState& state = StateOf(ep);
+  if (!state.ejected) return false;
+  if (state.ejected_until > now) return true;
+  state.ejected = false;
+  VALET_LOG(INFO) << "endpoint " << ep.key << " back in service after its ejection";
+  return false;
+}
+
+std::optional<Balancer::Choice> Balancer::Pick(const AppRoute& app, const Tried& tried,
+                                               Clock::time_point now) {
   const auto& eps = app.endpoints;
   absl::InlinedVector<size_t, 8> usable;
+  absl::InlinedVector<size_t, 8> ejected;
   for (size_t i = 0; i < eps.size(); ++i) {
-    if (Usable(eps[i], i, tried, now)) usable.push_back(i);
+    if (std::find(tried.begin(), tried.end(), i) != tried.end()) continue;
+    (Ejected(eps[i], now) ? ejected : usable).push_back(i);
   }
+  bool panic = usable.empty();
+  if (panic) usable = std::move(ejected);  // Never eject them all: use what there is.
   if (usable.empty()) return std::nullopt;
-  if (usable.size() == 1) return usable.front();
+  if (usable.size() == 1) return Choice{usable.front(), panic};
 
   if (app.balancing == BalancingPolicy::kRoundRobin) {
     // Smooth weighted round robin (as nginx does): add each weight, take the largest, subtract
@@ -45,7 +70,7 @@ std::optional<size_t> Balancer::Pick(const AppRoute& app, const Tried& tried,
       if (cur > best_value) best_value = cur, best = i;
     }
     current[eps[best].key] -= total;
-    return best;
+    return Choice{best, panic};
   }
 
   // Power of two choices.
@@ -57,8 +82,8 @@ std::optional<size_t> Balancer::Pick(const AppRoute& app, const Tried& tried,
   // Compare outstanding/weight without division: oa/wa < ob/wb  <=>  oa*wb < ob*wa.
   uint64_t la = uint64_t{StateOf(eps[a]).outstanding} * eps[b].weight;
   uint64_t lb = uint64_t{StateOf(eps[b]).outstanding} * eps[a].weight;
-  if (la != lb) return la < lb ? a : b;
-  return eps[a].weight >= eps[b].weight ? a : b;
+  if (la != lb) return Choice{la < lb ? a : b, panic};
+  return Choice{eps[a].weight >= eps[b].weight ? a : b, panic};
 }
 
 }  // namespace valet

@@ -3,8 +3,12 @@
 // least_request: power of two choices over the app's healthy endpoints, comparing outstanding
 // requests divided by weight (the seed's "send each request to the least-loaded worker").
 // round_robin: smooth weighted round robin.
-// An endpoint that failed to connect is ejected for a while and skipped; state is keyed by
-// "host:port" so it survives snapshot swaps.
+//
+// Passive health is outlier detection, as Envoy's: an endpoint is ejected (skipped) for a while
+// only after several consecutive failures, and never all of an app's endpoints at once: when
+// every endpoint left to try is ejected, the balancer picks among them anyway (panic mode), so a
+// struggling backend gets slower answers instead of none. State is keyed by "host:port" so it
+// survives snapshot swaps.
 #ifndef VALET_DATAPLANE_BALANCER_H_
 #define VALET_DATAPLANE_BALANCER_H_
 
@@ -16,8 +20,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/container/node_hash_map.h"
 #include "dataplane/snapshot.h"
 
 namespace valet {
@@ -25,7 +29,14 @@ namespace valet {
 // Per-endpoint state of one worker. Stable address for the worker's life.
 struct EndpointState {
   uint32_t outstanding = 0;
+  uint32_t consecutive_failures = 0;
   std::chrono::steady_clock::time_point ejected_until{};
+  bool ejected = false;  // Ejected and not yet seen back: its return is logged once.
+};
+
+struct OutlierPolicy {
+  uint32_t consecutive_failures = 5;              // Failures in a row that eject.
+  std::chrono::milliseconds eject_duration{5'000};
 };
 
 class Balancer {
@@ -33,25 +44,32 @@ class Balancer {
   using Clock = std::chrono::steady_clock;
   using Tried = absl::InlinedVector<size_t, 2>;
 
-  explicit Balancer(uint64_t seed) : rng_(seed) {}
+  struct Choice {
+    size_t index;
+    bool panic;  // Every endpoint left was ejected: chosen among them anyway.
+  };
 
-  // Index of the endpoint to use, skipping ejected endpoints and those in `tried`;
-  // nullopt when none is left.
-  std::optional<size_t> Pick(const AppRoute& app, const Tried& tried, Clock::time_point now);
+  Balancer(uint64_t seed, OutlierPolicy policy) : rng_(seed), policy_(policy) {}
+
+  // The endpoint to use, skipping those in `tried` and (unless all that remain are) ejected
+  // ones; nullopt when every endpoint was tried.
+  std::optional<Choice> Pick(const AppRoute& app, const Tried& tried, Clock::time_point now);
 
   EndpointState& StateOf(const EndpointSpec& endpoint);
 
-  void Eject(const EndpointSpec& endpoint, Clock::time_point until) {
-    StateOf(endpoint).ejected_until = until;
-  }
+  // A request reached the endpoint: its failure streak ends.
+  void RecordSuccess(EndpointState& state) { state.consecutive_failures = 0; }
+  // The endpoint failed a request. True when this failure ejected it.
+  bool RecordFailure(const EndpointSpec& endpoint, Clock::time_point now);
 
   // Forgets endpoints no longer configured (and idle), so state does not grow with churn.
   void Retain(const absl::flat_hash_set<std::string>& keys);
 
  private:
-  bool Usable(const EndpointSpec& ep, size_t index, const Tried& tried, Clock::time_point now);
+  bool Ejected(const EndpointSpec& ep, Clock::time_point now);
 
   std::minstd_rand rng_;
+  OutlierPolicy policy_;
   absl::node_hash_map<std::string, EndpointState> states_;
   // Smooth weighted round robin: current weights per app, by endpoint key.
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>> rr_current_;

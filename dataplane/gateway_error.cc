@@ -31,9 +31,9 @@ GatewayError BadUpstreamResponse(std::string_view detail) {
   return {502, "bad_upstream_response",
           absl::StrCat("the backend's answer is not valid HTTP: ", AsAbsl(detail))};
 }
-GatewayError NoHealthyEndpoint() {
-  return {503, "no_healthy_endpoint",
-          "every backend of this app failed recently; retry after a few seconds"};
+GatewayError UpstreamOverloaded(std::string_view detail) {
+  return {503, "upstream_overloaded",
+          absl::StrCat("the backend is at its connection limit: ", AsAbsl(detail))};
 }
 GatewayError UpstreamTimeout() {
   return {504, "upstream_timeout", "the backend did not answer in time"};

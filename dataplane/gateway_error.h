@@ -26,7 +26,7 @@ GatewayError UnknownApp(std::string_view app);
 GatewayError UpstreamUnreachable(std::string_view detail);
 GatewayError UpstreamReset();
 GatewayError BadUpstreamResponse(std::string_view detail);
-GatewayError NoHealthyEndpoint();
+GatewayError UpstreamOverloaded(std::string_view detail);
 GatewayError UpstreamTimeout();
 GatewayError NotReady();
 }  // namespace errors

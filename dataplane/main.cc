@@ -57,8 +57,17 @@ ABSL_FLAG(int, client_timeout_ms, 60'000,
           "Deadline of every client read and write, and of an idle keep-alive connection.");
 ABSL_FLAG(int, upstream_io_timeout_ms, 60'000, "Deadline of every backend body read and write.");
 ABSL_FLAG(int, upstream_idle_timeout_ms, 30'000, "Close pooled backend connections idle this long.");
-ABSL_FLAG(uint32_t, max_idle_per_endpoint, 128, "Pooled idle connections per backend per worker.");
-ABSL_FLAG(int, eject_ms, 5'000, "Skip a backend that refused a connection for this long.");
+ABSL_FLAG(uint32_t, max_connections_per_endpoint, 1024,
+          "Open connections to one backend endpoint (connecting, in use and idle), for the whole "
+          "data plane; requests past it wait in a queue.");
+ABSL_FLAG(uint32_t, max_pending_per_endpoint, 4096,
+          "Requests that may wait for a connection to one backend endpoint; more get 503.");
+ABSL_FLAG(int, queue_timeout_ms, 5'000,
+          "How long a request waits for a backend connection before it gets 503.");
+ABSL_FLAG(uint32_t, eject_after_failures, 5,
+          "Consecutive failures (refused connects, or timeouts while no connection is up) that "
+          "eject a backend endpoint.");
+ABSL_FLAG(int, eject_ms, 5'000, "How long an ejected backend endpoint is skipped.");
 ABSL_FLAG(int, drain_timeout_ms, 15'000,
           "On SIGTERM, wait this long for requests in flight before exiting.");
 ABSL_FLAG(bool, verbose, false, "Log debug lines.");
@@ -80,7 +89,10 @@ int Run() {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_upstream_io_timeout_ms));
   options.upstream_idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_upstream_idle_timeout_ms));
-  options.max_idle_per_endpoint = absl::GetFlag(FLAGS_max_idle_per_endpoint);
+  options.max_connections_per_endpoint = absl::GetFlag(FLAGS_max_connections_per_endpoint);
+  options.max_pending_per_endpoint = absl::GetFlag(FLAGS_max_pending_per_endpoint);
+  options.queue_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_queue_timeout_ms));
+  options.eject_after_failures = absl::GetFlag(FLAGS_eject_after_failures);
   options.eject_duration = std::chrono::milliseconds(absl::GetFlag(FLAGS_eject_ms));
 
   // A zero or negative duration would fail every request (or never end a drain): refuse it.
@@ -88,10 +100,19 @@ int Run() {
        {std::pair{"--client-timeout-ms", absl::GetFlag(FLAGS_client_timeout_ms)},
         std::pair{"--upstream-io-timeout-ms", absl::GetFlag(FLAGS_upstream_io_timeout_ms)},
         std::pair{"--upstream-idle-timeout-ms", absl::GetFlag(FLAGS_upstream_idle_timeout_ms)},
+        std::pair{"--queue-timeout-ms", absl::GetFlag(FLAGS_queue_timeout_ms)},
         std::pair{"--eject-ms", absl::GetFlag(FLAGS_eject_ms)},
         std::pair{"--drain-timeout-ms", absl::GetFlag(FLAGS_drain_timeout_ms)}}) {
     if (value <= 0) {
       VALET_LOG(ERROR) << name << " must be a positive number of milliseconds, got " << value;
+      return 2;
+    }
+  }
+  for (auto [name, value] :
+       {std::pair{"--max-connections-per-endpoint", options.max_connections_per_endpoint},
+        std::pair{"--eject-after-failures", options.eject_after_failures}}) {
+    if (value == 0) {
+      VALET_LOG(ERROR) << name << " must be at least 1";
       return 2;
     }
   }

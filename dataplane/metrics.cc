@@ -1,12 +1,17 @@
 #include "dataplane/metrics.h"
 
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace valet {
 namespace {
 
-constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "bad_response"};
+constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "bad_response",
+                                               "overloaded"};
+static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
+              "one name per UpstreamError");
 
 std::string EscapeLabel(const std::string& v) {
   std::string out;
@@ -115,7 +120,26 @@ std::string Metrics::RenderPrometheus() const {
                   "# HELP valet_malformed_requests_total Requests refused as malformed.\n"
                   "# TYPE valet_malformed_requests_total counter\n"
                   "valet_malformed_requests_total ",
-                  malformed_requests_.load(), "\n");
+                  malformed_requests_.load(), "\n",
+                  "# HELP valet_upstream_connections_opened_total Backend connections attempted.\n"
+                  "# TYPE valet_upstream_connections_opened_total counter\n"
+                  "valet_upstream_connections_opened_total ",
+                  upstream_connections_opened_.load(), "\n",
+                  "# HELP valet_upstream_ejections_total Endpoints ejected after consecutive "
+                  "failures.\n"
+                  "# TYPE valet_upstream_ejections_total counter\n"
+                  "valet_upstream_ejections_total ",
+                  upstream_ejections_.load(), "\n",
+                  "# HELP valet_upstream_panic_total Requests sent to an ejected endpoint because "
+                  "every endpoint left was ejected.\n"
+                  "# TYPE valet_upstream_panic_total counter\n"
+                  "valet_upstream_panic_total ",
+                  upstream_panic_picks_.load(), "\n",
+                  "# HELP valet_upstream_pending_requests Requests waiting for a backend "
+                  "connection (the endpoint is at --max-connections-per-endpoint).\n"
+                  "# TYPE valet_upstream_pending_requests gauge\n"
+                  "valet_upstream_pending_requests ",
+                  upstream_pending_.load(), "\n");
   return out;
 }
 

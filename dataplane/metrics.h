@@ -19,8 +19,9 @@
 
 namespace valet {
 
-// Why a request to a backend failed.
-enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kCount };
+// Why a request to a backend failed. kOverloaded: no connection to the backend came free in
+// time (the per-endpoint connection cap and its queue; answered 503 upstream_overloaded).
+enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverloaded, kCount };
 
 class AppStats {
  public:
@@ -62,6 +63,10 @@ class Metrics {
   std::atomic<uint64_t>& snapshot_version() { return snapshot_version_; }
   std::atomic<int64_t>& active_connections() { return active_connections_; }
   std::atomic<uint64_t>& malformed_requests() { return malformed_requests_; }
+  std::atomic<uint64_t>& upstream_connections_opened() { return upstream_connections_opened_; }
+  std::atomic<uint64_t>& upstream_ejections() { return upstream_ejections_; }
+  std::atomic<uint64_t>& upstream_panic_picks() { return upstream_panic_picks_; }
+  std::atomic<int64_t>& upstream_pending() { return upstream_pending_; }
 
   // Prometheus text exposition format 0.0.4.
   std::string RenderPrometheus() const;
@@ -75,6 +80,10 @@ class Metrics {
   std::atomic<uint64_t> snapshot_version_{0};
   std::atomic<int64_t> active_connections_{0};
   std::atomic<uint64_t> malformed_requests_{0};
+  std::atomic<uint64_t> upstream_connections_opened_{0};
+  std::atomic<uint64_t> upstream_ejections_{0};
+  std::atomic<uint64_t> upstream_panic_picks_{0};
+  std::atomic<int64_t> upstream_pending_{0};
 };
 
 }  // namespace valet

@@ -22,8 +22,13 @@ struct ProxyOptions {
   // Backend side.
   std::chrono::milliseconds upstream_io_timeout{60'000};  // Every body read and write.
   std::chrono::milliseconds upstream_idle_timeout{30'000};  // Pooled connections older are closed.
-  uint32_t max_idle_per_endpoint = 128;                   // Pooled connections per worker.
-  std::chrono::milliseconds eject_duration{5'000};        // An endpoint that refused is skipped.
+  // Per endpoint, for the whole data plane (each worker takes an equal share): open connections
+  // (connecting, in use and idle), and requests waiting for one, for at most queue_timeout.
+  uint32_t max_connections_per_endpoint = 1024;
+  uint32_t max_pending_per_endpoint = 4096;
+  std::chrono::milliseconds queue_timeout{5'000};
+  uint32_t eject_after_failures = 5;                      // Consecutive failures that eject.
+  std::chrono::milliseconds eject_duration{5'000};        // How long an ejected endpoint is skipped.
   uint32_t max_upstream_response_header_bytes = 64 * 1024;
 };
 

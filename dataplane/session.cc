@@ -258,18 +258,22 @@ void Session::RecordRequest(int status) {
 
 void Session::AcquireUpstream() {
   auto now = std::chrono::steady_clock::now();
-  std::optional<size_t> index = worker_.balancer().Pick(*app_, tried_, now);
-  if (!index) {
-    if (last_connect_error_) return SendError(*last_connect_error_);
-    return SendError(errors::NoHealthyEndpoint());
+  std::optional<Balancer::Choice> choice = worker_.balancer().Pick(*app_, tried_, now);
+  if (!choice) {
+    // Every endpoint was tried (an app has at least one).
+    return SendError(last_connect_error_ ? *last_connect_error_
+                                         : errors::UpstreamUnreachable("no endpoint left to try"));
   }
-  tried_.push_back(*index);
-  endpoint_ = &app_->endpoints[*index];
+  if (choice->panic) worker_.metrics().upstream_panic_picks().fetch_add(1, std::memory_order_relaxed);
+  tried_.push_back(choice->index);
+  endpoint_ = &app_->endpoints[choice->index];
   if (auto conn = worker_.pool().TakeIdle(endpoint_->key)) {
-    upstream_reused_ = true;
     return OnUpstreamConnected({}, std::move(conn));
   }
-  upstream_reused_ = false;
+  ConnectUpstream();
+}
+
+void Session::ConnectUpstream() {
   worker_.pool().Connect(
       *endpoint_, app_->connect_timeout,
       [self = shared_from_this()](beast::error_code ec, std::unique_ptr<UpstreamConnection> conn) {
@@ -278,20 +282,38 @@ void Session::AcquireUpstream() {
 }
 
 void Session::OnUpstreamConnected(beast::error_code ec, std::unique_ptr<UpstreamConnection> conn) {
-  if (closed_) return;
+  if (closed_) {
+    // The client left while this connection was being opened or waited for: it is unused.
+    if (conn) worker_.pool().Release(std::move(conn), /*reusable=*/true);
+    return;
+  }
+  if (ec.category() == PoolErrorCategory()) {
+    // The endpoint is at its connection cap and no connection came free: overload, not a
+    // failure of the backend, so nothing is ejected and nothing retried.
+    app_->stats->RecordUpstreamError(UpstreamError::kOverloaded);
+    return SendError(errors::UpstreamOverloaded(ec.message()));
+  }
   if (ec) {
     app_->stats->RecordUpstreamError(UpstreamError::kConnect);
-    worker_.balancer().Eject(*endpoint_,
-                             std::chrono::steady_clock::now() + worker_.options().eject_duration);
-    last_connect_error_ = ec == beast::error::timeout
-                              ? errors::UpstreamTimeout()
-                              : errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
+    bool timeout = ec == beast::error::timeout;
+    // A connect that times out while other connections to the endpoint are up means a busy
+    // backend (a full accept queue), not a gone one: it does not count toward ejection.
+    if (!timeout || worker_.pool().EstablishedCount(endpoint_->key) == 0) {
+      if (worker_.balancer().RecordFailure(*endpoint_, std::chrono::steady_clock::now())) {
+        worker_.metrics().upstream_ejections().fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    last_connect_error_ = timeout ? errors::UpstreamTimeout()
+                                  : errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
     // A connection that never opened carried nothing: retrying elsewhere is always safe.
     if (tried_.size() < 2) return AcquireUpstream();
     return SendError(*last_connect_error_);
   }
   upstream_ = std::move(conn);
-  worker_.balancer().StateOf(*endpoint_).outstanding++;
+  upstream_reused_ = upstream_->uses > 0;
+  EndpointState& state = worker_.balancer().StateOf(*endpoint_);
+  state.outstanding++;
+  worker_.balancer().RecordSuccess(state);
   SendRequestHeader();
 }
 
@@ -481,11 +503,7 @@ bool Session::RetryOnFreshConnection(beast::error_code ec) {
   fresh_retry_used_ = true;
   upstream_reused_ = false;
   ReleaseUpstream(false);
-  worker_.pool().Connect(
-      *endpoint_, app_->connect_timeout,
-      [self = shared_from_this()](beast::error_code ec, std::unique_ptr<UpstreamConnection> conn) {
-        self->OnUpstreamConnected(ec, std::move(conn));
-      });
+  ConnectUpstream();
   return true;
 }
 
@@ -500,13 +518,7 @@ void Session::ReleaseUpstream(bool reusable) {
   EndpointState& state = worker_.balancer().StateOf(*endpoint_);
   if (state.outstanding > 0) state.outstanding--;
   // After an answer to a request whose body was not sent whole, the connection is unusable.
-  if (reusable && !closed_ && !early_answer_) {
-    worker_.pool().Release(std::move(upstream_));
-    return;
-  }
-  beast::error_code ignored;
-  upstream_->stream.socket().close(ignored);
-  upstream_.reset();
+  worker_.pool().Release(std::move(upstream_), reusable && !closed_ && !early_answer_);
 }
 
 }  // namespace valet

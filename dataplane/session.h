@@ -63,6 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Backend side.
   void AcquireUpstream();
+  void ConnectUpstream();
   void OnUpstreamConnected(boost::beast::error_code ec, std::unique_ptr<UpstreamConnection> conn);
   void SendRequestHeader();
   void OnRequestHeaderSent(boost::beast::error_code ec);

@@ -8,8 +8,13 @@ Worker::Worker(int index, const ProxyOptions& options, Metrics& metrics)
     : index_(index),
       options_(options),
       metrics_(metrics),
-      pool_(io_, options.upstream_idle_timeout, options.max_idle_per_endpoint),
-      balancer_(0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index + 1)) {}
+      pool_(io_, options.upstream_idle_timeout,
+            PoolLimits{PoolLimits::Share(options.max_connections_per_endpoint, options.workers),
+                       PoolLimits::Share(options.max_pending_per_endpoint, options.workers),
+                       options.queue_timeout},
+            metrics),
+      balancer_(0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index + 1),
+                OutlierPolicy{options.eject_after_failures, options.eject_duration}) {}
 
 Worker::~Worker() { Stop(); }
 

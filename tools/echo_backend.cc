@@ -5,6 +5,8 @@
 //                                padded to N bytes (default --body-bytes) with a "pad" field.
 //   HEAD                      -> the GET headers, no body.
 //   any other method          -> 200 with the request body echoed back (same Content-Type).
+//   GET  /_echo/stats          -> {"accepted": N}: connections accepted since start (the load
+//                                benchmarks read it to count the connections a proxy opened).
 //
 // Design: --threads event loops, each with its own io_context and its own SO_REUSEPORT acceptor on
 // the same port, so the kernel spreads connections and a connection never changes thread (no
@@ -13,6 +15,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -50,6 +53,10 @@ using tcp = net::ip::tcp;
 
 constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr std::string_view kStatsPath = "/_echo/stats";
+
+// Connections accepted by every loop.
+std::atomic<uint64_t> accepted_connections{0};
 
 // The JSON answer to a GET: {"service":"echo","method":M,"path":P,"pad":"xxx"} of `size` bytes,
 // or without "pad" if that is already longer.
@@ -118,7 +125,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (q != std::string_view::npos) {
         size = BytesFromQuery(target.substr(q + 1)).value_or(body_bytes_);
       }
-      std::string body = GetBody(req.method_string(), path, size);
+      std::string body =
+          path == kStatsPath
+              ? absl::StrCat(R"({"accepted":)", accepted_connections.load(), "}")
+              : GetBody(req.method_string(), path, size);
       res_->set(http::field::content_type, "application/json");
       res_->content_length(body.size());
       if (req.method() == http::verb::get) res_->body() = std::move(body);
@@ -183,6 +193,7 @@ class Loop {
   void DoAccept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (!ec) {
+        accepted_connections.fetch_add(1, std::memory_order_relaxed);
         socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<Session>(std::move(socket), body_bytes_)->Run();
       } else if (ec == net::error::operation_aborted) {

@@ -56,19 +56,6 @@ TEST_F(ErrorsTest, RefusedResetAndGarbageAre502) {
   EXPECT_GE(Metric(R"(valet_upstream_errors_total{app="garbage",kind="bad_response"})"), 1);
 }
 
-TEST_F(ErrorsTest, AllEndpointsEjectedIs503) {
-  int closed_port = *PickClosedPort();
-  WriteApp("dead", AppJson("dead", {closed_port}));
-  StartDataplane({"--workers", "1", "--eject-ms", "60000"});
-  HttpClient client = Client();
-  auto first = client.Get("/dead/x");
-  ASSERT_TRUE(first.ok());
-  EXPECT_GATEWAY_ERROR(*first, 502, "upstream_unreachable");
-  auto second = client.Get("/dead/x");
-  ASSERT_TRUE(second.ok());
-  EXPECT_GATEWAY_ERROR(*second, 503, "no_healthy_endpoint");
-}
-
 TEST_F(ErrorsTest, SlowBackendIs504) {
   auto slow = StartBackend("slow", [](const RecordedRequest&) {
     return BackendReply::Respond(200, "late").After(std::chrono::milliseconds(3000));

@@ -108,14 +108,13 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
   // Room for a whole small answer (header and body) in one recv(2).
   conn->buffer.reserve(16 * 1024);
   UpstreamConnection* raw = conn.get();
-  auto on_connect = [this, conn = std::move(conn), done = std::move(done)](
-                        beast::error_code ec, auto&&...) mutable {
+  auto on_connect = [this, endpoint = &endpoint, timeout, conn = std::move(conn),
+                     done = std::move(done)](beast::error_code ec, auto&&...) mutable {
     if (!ec) {
       beast::error_code ignored;
       conn->stream.socket().set_option(tcp::no_delay(true), ignored);
     }
-    std::string key = conn->key;
-    OnOpened(key, ec, std::move(conn), done);
+    OnOpened(*endpoint, timeout, ec, std::move(conn), done);
   };
   raw->stream.expires_after(timeout);
   if (endpoint.address) {
@@ -154,21 +153,30 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
       });
 }
 
-void UpstreamPool::OnOpened(const std::string& key, beast::error_code ec,
-                            std::unique_ptr<UpstreamConnection> conn, const ConnectDone& done) {
-  auto it = entries_.find(key);
+void UpstreamPool::OnOpened(const EndpointSpec& endpoint, std::chrono::milliseconds timeout,
+                            beast::error_code ec, std::unique_ptr<UpstreamConnection> conn,
+                            ConnectDone& done) {
+  auto it = entries_.find(endpoint.key);
   // The entry lives while it counts this connection; CloseAll may have cleared it at shutdown.
   Entry* entry = it == entries_.end() ? nullptr : &it->second;
-  if (entry != nullptr && entry->connecting > 0) --entry->connecting;
-  if (ec) {
-    if (entry != nullptr && entry->open > 0) --entry->open;
-    done(ec, nullptr);
-    // `done` may have opened or queued more; look the entry up again.
-    it = entries_.find(key);
-    if (it != entries_.end()) ServeWaiters(it->second);
+  if (entry == nullptr) return done(ec, std::move(conn));
+  if (entry->connecting > 0) --entry->connecting;
+  if (!ec) return done(ec, std::move(conn));
+  if (entry->open > 0) --entry->open;
+  if (ec == beast::error::timeout && entry->open > entry->connecting &&
+      entry->waiters.size() < limits_.max_pending) {
+    // Other connections to the endpoint are up: the backend is busy (its accept queue dropped
+    // our SYN), not gone. The request carried nothing yet; it waits for one of those instead.
+    entry->waiters.push_back(
+        Waiter{&endpoint, timeout, Clock::now() + limits_.queue_timeout, std::move(done)});
+    metrics_.upstream_pending().fetch_add(1, std::memory_order_relaxed);
+    if (entry->waiters.size() == 1) ArmQueueTimer(endpoint.key, *entry);
     return;
   }
-  done(ec, std::move(conn));
+  done(ec, nullptr);
+  // `done` may have opened or queued more; look the entry up again.
+  it = entries_.find(endpoint.key);
+  if (it != entries_.end()) ServeWaiters(it->second);
 }
 
 void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> conn, bool reusable) {

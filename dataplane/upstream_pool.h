@@ -84,6 +84,9 @@ class UpstreamPool {
 
   // A connection to `endpoint`: a new one (resolving names asynchronously, within `timeout`)
   // while the endpoint is under its cap, else the next one given back or opened for the queue.
+  // A new connection that times out while others to the endpoint are up puts the request in
+  // the queue instead of failing it (a busy backend dropped the SYN; the request carried
+  // nothing).
   // `done` runs later on this thread, never inside this call. `endpoint` must stay valid until
   // then (the caller pins its snapshot).
   void Connect(const EndpointSpec& endpoint, std::chrono::milliseconds timeout, ConnectDone done);
@@ -127,8 +130,9 @@ class UpstreamPool {
   bool IsReusable(UpstreamConnection& conn, Clock::time_point now) const;
   void Open(const EndpointSpec& endpoint, std::chrono::milliseconds timeout, Entry& entry,
             ConnectDone done);
-  void OnOpened(const std::string& key, boost::system::error_code ec,
-                std::unique_ptr<UpstreamConnection> conn, const ConnectDone& done);
+  void OnOpened(const EndpointSpec& endpoint, std::chrono::milliseconds timeout,
+                boost::system::error_code ec, std::unique_ptr<UpstreamConnection> conn,
+                ConnectDone& done);
   // A slot freed up: starts connects for waiters while the cap allows.
   void ServeWaiters(Entry& entry);
   void ArmQueueTimer(const std::string& key, Entry& entry);

@@ -39,9 +39,10 @@ class UpstreamPoolTest : public ::testing::Test {
   }
 
   // Asks `pool` for a connection; the result lands in the returned slot.
-  std::shared_ptr<std::optional<Result>> Connect(UpstreamPool& pool) {
+  std::shared_ptr<std::optional<Result>> Connect(
+      UpstreamPool& pool, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     auto slot = std::make_shared<std::optional<Result>>();
-    pool.Connect(endpoint_, std::chrono::seconds(5),
+    pool.Connect(endpoint_, timeout,
                  [slot](boost::system::error_code ec, std::unique_ptr<UpstreamConnection> conn) {
                    slot->emplace(Result{ec, std::move(conn)});
                  });
@@ -178,6 +179,40 @@ TEST_F(UpstreamPoolTest, ARefusedConnectFreesItsSlot) {
   EXPECT_TRUE(b->value().ec);
   EXPECT_NE(b->value().ec, make_error_code(PoolError::kQueueTimeout));
   EXPECT_EQ(pool.EstablishedCount(endpoint_.key), 0u);
+}
+
+TEST_F(UpstreamPoolTest, AConnectTimeoutWhileOthersAreUpWaitsInsteadOfFailing) {
+  // A backend whose accept queue is full drops SYNs: connects time out although the backend
+  // is up. Those requests wait for a connection given back instead of failing.
+  tcp::acceptor tight(io_);
+  tight.open(tcp::v4());
+  tight.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tight.listen(1);  // Never accepted: one or two handshakes fit, the rest are dropped.
+  endpoint_.port = tight.local_endpoint().port();
+  endpoint_.key = "127.0.0.1:" + std::to_string(endpoint_.port);
+  UpstreamPool pool = MakePool({8, 8, std::chrono::seconds(3)});
+  std::vector<std::shared_ptr<std::optional<Result>>> slots;
+  for (int i = 0; i < 5; ++i) slots.push_back(Connect(pool, std::chrono::milliseconds(200)));
+  // Well past the connect timeout: the ones that got through are up, the rest wait.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+  while (std::chrono::steady_clock::now() < until) Poll();
+  std::unique_ptr<UpstreamConnection> up;
+  size_t established = 0;
+  for (auto& s : slots) {
+    if (!s->has_value()) continue;
+    ASSERT_FALSE(s->value().ec) << "a connect timeout failed a request: " << s->value().ec.message();
+    ++established;
+    up = std::move(s->value().conn);
+  }
+  ASSERT_GE(established, 1u);
+  ASSERT_LT(established, slots.size()) << "every handshake fit; the test needs a full queue";
+  EXPECT_EQ(pool.pending_count(), slots.size() - established);
+  // A connection given back goes to a waiter.
+  pool.Release(std::move(up), /*reusable=*/true);
+  Poll();
+  size_t done = 0;
+  for (auto& s : slots) done += s->has_value() ? 1 : 0;
+  EXPECT_EQ(done, established + 1);
 }
 
 TEST_F(UpstreamPoolTest, ShareSplitsALimitOverWorkers) {

@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/message_limits.h"
+#include "dataplane/reconnect_backoff.h"
 
 namespace valet {
 namespace {
@@ -26,10 +28,7 @@ std::unique_ptr<ControlClient> ControlClient::Create(ControlClientOptions option
 }
 
 ControlClient::ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving)
-    : options_(std::move(options)),
-      install_(std::move(install)),
-      serving_(std::move(serving)),
-      channels_(options_.targets.size()) {}
+    : options_(std::move(options)), install_(std::move(install)), serving_(std::move(serving)) {}
 
 ControlClient::~ControlClient() { Stop(); }
 
@@ -47,55 +46,44 @@ void ControlClient::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<grpc::Channel> ControlClient::ChannelFor(const std::string& target) {
-  size_t i = std::find(options_.targets.begin(), options_.targets.end(), target) -
-             options_.targets.begin();
-  if (channels_[i] == nullptr) {
-    grpc::ChannelArguments args;
-    // Notice a control plane that vanished or froze without closing the connection: ping for as
-    // long as the (mostly idle) attach stream lasts. gRPC stops after 2 pings without data unless
-    // MAX_PINGS_WITHOUT_DATA is 0.
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    // A snapshot carries every app: it may exceed gRPC's 4 MiB default.
-    args.SetMaxReceiveMessageSize(-1);
-    // Our own backoff paces reconnects; keep gRPC's short so a returning server is found soon.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options_.min_backoff)));
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
-    channels_[i] = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  }
-  return channels_[i];
+std::shared_ptr<grpc::Channel> ControlClient::NewChannel(const std::string& target) const {
+  grpc::ChannelArguments args;
+  // Notice a control plane that vanished or froze without closing the connection: ping for as
+  // long as the (mostly idle) attach stream lasts. gRPC stops after 2 pings without data unless
+  // MAX_PINGS_WITHOUT_DATA is 0.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A snapshot carries every app: it exceeds gRPC's 4 MiB default, and the control plane sends
+  // up to the limit every program shares (and never more: a larger message is refused).
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  // One channel per attempt, with subchannels of its own: an attempt dials now, instead of
+  // reporting the TRANSIENT_FAILURE that gRPC keeps for a shared subchannel until its own
+  // reconnect backoff (up to 1.2 x its maximum) has passed. ReconnectBackoff alone paces attempts.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 void ControlClient::Loop() {
-  std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = options_.min_backoff;
+  ReconnectBackoff backoff(options_.min_backoff, options_.max_backoff, std::random_device{}());
   size_t index = 0;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
-    const std::string& target = options_.targets[index];
-    bool was_up = RunStream(target);
+    bool was_up = RunStream(options_.targets[index]);
     connected_ = false;
     if (was_up) {
-      backoff = options_.min_backoff;  // Retry the same control plane first.
+      backoff.Reset();  // Retry the same control plane first, soon.
     } else {
       index = (index + 1) % options_.targets.size();
     }
-    // Full jitter in [backoff/2, backoff]: data planes do not reconnect in lockstep.
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    absl::Duration wait = backoff * jitter(rng);
-    if (!was_up) backoff = std::min(backoff * 2, options_.max_backoff);
+    absl::Duration wait = backoff.NextDelay();
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
@@ -103,7 +91,7 @@ void ControlClient::Loop() {
 }
 
 bool ControlClient::RunStream(const std::string& target) {
-  std::shared_ptr<grpc::Channel> channel = ChannelFor(target);
+  std::shared_ptr<grpc::Channel> channel = NewChannel(target);
   // A control plane that accepts TCP but never answers (frozen) would hold the attach call until
   // gRPC's own connect timeout (20 s): bound it, then try the next target. Waits in slices so that
   // Stop() stays prompt.
@@ -196,14 +184,17 @@ bool ControlClient::RunStream(const std::string& target) {
 
 void ControlClient::ReportAttachFailure(const std::string& target, const std::string& reason) {
   ++failed_attaches_;
-  if (failed_attaches_ == 1 || failed_attaches_ % kWarnEveryFailures == 0) {
-    VALET_LOG(WARNING) << "cannot attach to control plane " << target << ": " << reason
-                       << " (" << failed_attaches_ << " failed attempt"
-                       << (failed_attaches_ == 1 ? "" : "s in a row")
-                       << "; retrying; still serving version " << serving_().version << ")";
-  } else {
+  if (failed_attaches_ != 1 && failed_attaches_ % kWarnEveryFailures != 0) {
     VALET_LOG(DEBUG) << "cannot attach to control plane " << target << ": " << reason;
+    return;
   }
+  uint64_t served = serving_().version;
+  VALET_LOG(WARNING) << "cannot attach to control plane " << target << ": " << reason << " ("
+                     << failed_attaches_ << " failed attempt"
+                     << (failed_attaches_ == 1 ? "" : "s in a row") << "; retrying; "
+                     << (served == 0 ? std::string("no snapshot to serve yet")
+                                     : absl::StrCat("still serving version ", served))
+                     << ")";
 }
 
 }  // namespace valet

@@ -3,14 +3,18 @@
 // A dedicated thread attaches to a control plane (the targets in turn), sends Hello with the
 // version the data plane serves, and for each snapshot received calls `install` (compile + swap)
 // and answers Ack, or Nack with install's error as the reason. After an Ack the snapshot is saved
-// to `cache_dir` (only good snapshots are cached). When the stream fails it retries forever with
-// exponential backoff and jitter (min_backoff .. max_backoff), moving to the next target after a
-// failed attempt, until Stop(). An attempt fails when the channel is not connected within
-// attach_timeout (a frozen control plane accepts TCP but never answers). While attached, the client
-// pings every keepalive_time, with or without data and for as long as the stream lasts, and drops
-// the stream when a ping is not answered within keepalive_timeout; the next attempt goes to the
-// same control plane, then to the next. A failed attach is logged as a WARNING the first time and
-// then every kWarnEveryFailures-th consecutive time (each at DEBUG).
+// to `cache_dir` (only good snapshots are cached). When the stream fails it retries forever,
+// waiting as ReconnectBackoff says (every wait within [min_backoff, max_backoff], back to the
+// bottom once a stream was up), moving to the next target after a failed attempt, until Stop().
+// Each attempt dials on a fresh channel, so nothing but that wait delays it: a control plane that
+// comes back is attached within max_backoff plus the time to connect. An attempt fails when the
+// channel is not connected within attach_timeout (a frozen control plane accepts TCP but never
+// answers). Messages both ways are limited to kMaxGrpcMessageBytes (common/message_limits.h); a
+// larger snapshot ends the stream and is never installed. While attached, the client pings every
+// keepalive_time, with or without data and for as long as the stream lasts, and drops the stream
+// when a ping is not answered within keepalive_timeout; the next attempt goes to the same control
+// plane, then to the next. A failed attach is logged as a WARNING the first time and then every
+// kWarnEveryFailures-th consecutive time (each at DEBUG).
 //
 // Threading: `install` and `serving` run on the client's thread; install must not block
 // long. connected() may be called from any thread. Lifetime: Stop() (or the destructor) cancels
@@ -42,11 +46,11 @@ struct ControlClientOptions {
   std::string id;                    // Stable name of this data plane.
   std::string address;               // The proxy listener it serves on.
   std::string cache_dir;             // Empty: no cache.
-  absl::Duration min_backoff = absl::Milliseconds(100);
+  absl::Duration min_backoff = absl::Milliseconds(100);  // 0 < min_backoff <= max_backoff.
   absl::Duration max_backoff = absl::Seconds(5);
-  absl::Duration keepalive_time = absl::Seconds(10);    // The control plane permits 5 s.
+  absl::Duration keepalive_time = absl::Seconds(10);  // The control plane permits 5 s.
   absl::Duration keepalive_timeout = absl::Seconds(5);
-  absl::Duration attach_timeout = absl::Seconds(10);    // Until the channel is connected.
+  absl::Duration attach_timeout = absl::Seconds(10);  // Until the channel is connected.
 };
 
 // Compiles and swaps in a snapshot; an error is the NACK reason and the old snapshot stays.
@@ -81,14 +85,14 @@ class ControlClient {
   void Loop();
   // One attach attempt; returns true if the control plane answered (the stream was up).
   bool RunStream(const std::string& target);
-  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& target);
+  // A fresh channel for one attempt (see NewChannel in the .cc for why not one per target).
+  std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) const;
   void ReportAttachFailure(const std::string& target, const std::string& reason);
 
   const ControlClientOptions options_;
   const InstallFn install_;
   const ServingFn serving_;
   int failed_attaches_ = 0;  // Consecutive; client thread.
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;  // Per target, made lazily; client thread.
   std::atomic<bool> connected_{false};
 
   absl::Mutex mu_;

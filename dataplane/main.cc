@@ -40,6 +40,12 @@ ABSL_FLAG(std::string, id, "",
 ABSL_FLAG(std::string, cache_dir, "",
           "With --control-plane: keep the last good snapshot here and serve it at start when no "
           "control plane answers.");
+ABSL_FLAG(int, control_backoff_min_ms, 100,
+          "With --control-plane: the shortest wait between attach attempts (the first after a "
+          "stream ends).");
+ABSL_FLAG(int, control_backoff_max_ms, 5'000,
+          "With --control-plane: the longest wait between attach attempts; a control plane that "
+          "comes back is attached within this (plus the time to connect).");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
@@ -130,6 +136,14 @@ int Run() {
                         "HOST:PORT";
     return 2;
   }
+  if (absl::GetFlag(FLAGS_control_backoff_min_ms) <= 0 ||
+      absl::GetFlag(FLAGS_control_backoff_max_ms) < absl::GetFlag(FLAGS_control_backoff_min_ms)) {
+    VALET_LOG(ERROR) << "--control-backoff-min-ms must be positive and at most "
+                        "--control-backoff-max-ms, got "
+                     << absl::GetFlag(FLAGS_control_backoff_min_ms) << " and "
+                     << absl::GetFlag(FLAGS_control_backoff_max_ms);
+    return 2;
+  }
 
   // Take the signals before anything can be told our ports: a SIGTERM that arrives during start
   // is then queued for the drain below instead of killing the process.
@@ -180,6 +194,8 @@ int Run() {
     }
     client_options.address = listen_text;
     client_options.cache_dir = absl::GetFlag(FLAGS_cache_dir);
+    client_options.min_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_min_ms));
+    client_options.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_max_ms));
     if (!client_options.cache_dir.empty()) {
       // Serve the last good snapshot at once; the control plane replaces it when it answers.
       absl::StatusOr<v1::ConfigSnapshot> cached = LoadSnapshotCache(client_options.cache_dir);
@@ -188,10 +204,14 @@ int Run() {
         if (s.ok()) {
           VALET_LOG(INFO) << "serving cached snapshot version " << cached->version();
         } else {
-          VALET_LOG(WARNING) << "cached snapshot refused: " << s.message();
+          VALET_LOG(WARNING) << "cached snapshot in " << client_options.cache_dir
+                             << " refused: " << s.message();
         }
       } else if (!absl::IsNotFound(cached.status())) {
-        VALET_LOG(WARNING) << "snapshot cache unreadable: " << cached.status().message();
+        // Not a snapshot (empty, cut short, damaged, version 0): serving nothing is better than
+        // serving part of a config. Not ready until a control plane answers.
+        VALET_LOG(WARNING) << "ignoring the snapshot cache: " << cached.status().message()
+                           << "; not ready until a control plane answers";
       }
     }
     control = ControlClient::Create(

@@ -1,10 +1,13 @@
 #include "common/app_config_validation.h"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/app_config_defaults.h"
+#include "common/error_text.h"
+#include "common/message_limits.h"
 #include "common/string_view.h"
 
 namespace valet {
@@ -36,17 +39,36 @@ bool IsValidPathPrefix(std::string_view path) {
   return true;
 }
 
+bool InRange(uint32_t value, const NumericRange& range) {
+  return value >= range.lo && value <= range.hi;
+}
+
+std::string AtMostBytes(size_t limit) { return absl::StrCat("must be at most ", limit, " bytes"); }
+
 }  // namespace
+
+std::string RangeError(const NumericRange& range) {
+  return absl::StrCat("must be ", range.lo, "..", range.hi, AsAbsl(range.note));
+}
+
+std::string TooManyEndpointsError(size_t count) {
+  return absl::StrCat("must be at most ", kMaxEndpointsPerApp, " endpoints, got ", count);
+}
 
 bool IsValidAppName(std::string_view name) {
   // A leading '.' would make a hidden file (NAME.json) that the conf dir ignores on reload.
   if (name.empty() || name.size() > kMaxAppNameLength || name.front() == '.') return false;
+  bool letter_or_digit = false;
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      letter_or_digit = true;
+    } else if (c != '-' && c != '_' && c != '.') {
       return false;
     }
   }
-  return true;
+  // "-" or "_" alone is a valid path segment but no name an operator can tell apart from a typo
+  // or a placeholder in a URL.
+  return letter_or_digit;
 }
 
 std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string_view source) {
@@ -59,64 +81,73 @@ std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string
     error("name", "is required");
   } else if (app.name().front() == '.' && app.name() != "." && app.name() != ".." &&
              IsValidAppName(app.name().substr(1))) {
-    error("name", absl::StrCat("\"", app.name(),
-                               "\" cannot start with \".\": its file would be hidden and ignored "
+    error("name", absl::StrCat(QuoteForError(app.name()),
+                               " cannot start with \".\": its file would be hidden and ignored "
                                "when the conf dir is read"));
   } else if (!IsValidAppName(app.name())) {
-    error("name", absl::StrCat("\"", app.name(),
-                               "\" cannot be a path segment: use 1 to 64 of A-Z a-z 0-9 . _ - "
-                               "(not starting with \".\")"));
+    error("name", absl::StrCat(QuoteForError(app.name()),
+                               " cannot be a path segment: use 1 to 64 of A-Z a-z 0-9 . _ - with "
+                               "at least one letter or digit (not starting with \".\")"));
   }
+  if (app.description().size() > kMaxDescriptionBytes) {
+    error("description", AtMostBytes(kMaxDescriptionBytes));
+  }
+  // The key itself never appears in an error: only its field and its size limit.
   if (app.authorize() && app.auth_key().empty()) {
     error("authKey", "is required when authorize is true");
   }
-  if (!app.auth_header().empty()) {
-    bool token = std::all_of(app.auth_header().begin(), app.auth_header().end(), IsTokenChar);
-    if (!token) error("authHeader", absl::StrCat("\"", app.auth_header(), "\" is not a header name"));
+  if (app.auth_key().size() > kMaxAuthKeyBytes) error("authKey", AtMostBytes(kMaxAuthKeyBytes));
+  if (app.auth_header().size() > kMaxHeaderNameBytes) {
+    error("authHeader", AtMostBytes(kMaxHeaderNameBytes));
+  } else if (!std::all_of(app.auth_header().begin(), app.auth_header().end(), IsTokenChar)) {
+    error("authHeader", absl::StrCat(QuoteForError(app.auth_header()), " is not a header name"));
   }
   if (app.rate_limit() && app.limit_value() == 0) {
     error("limitValue", "must be at least 1 when rateLimit is true");
   }
-  if (app.limit_period_seconds() > 86400 * 366) {
-    error("limitPeriodSeconds", "must be at most one year (31622400)");
+  if (!InRange(app.limit_period_seconds(), kLimitPeriodSecondsRange)) {
+    error("limitPeriodSeconds", RangeError(kLimitPeriodSecondsRange));
   }
   if (app.endpoints().empty()) {
     error("endpoints", "at least one endpoint is required");
-  }
-  for (int i = 0; i < app.endpoints_size(); ++i) {
-    const v1::Endpoint& ep = app.endpoints(i);
-    std::string path = absl::StrCat("endpoints[", i, "]");
-    if (ep.host().empty()) {
-      error(path + ".host", "is required");
-    } else if (!IsValidHost(ep.host())) {
-      error(path + ".host", absl::StrCat("\"", ep.host(), "\" is not a host name or address"));
-    }
-    if (ep.port() < 1 || ep.port() > 65535) {
-      error(path + ".port", absl::StrCat(ep.port(), " is out of range (1..65535)"));
-    }
-    if (!IsValidPathPrefix(ep.path())) {
-      error(path + ".path", absl::StrCat("\"", ep.path(),
-                                         "\" must be empty or start with \"/\", without spaces, "
-                                         "\"?\" or \"#\""));
-    }
-    if (!ep.scheme().empty() && ep.scheme() != kDefaultScheme) {
-      error(path + ".scheme",
-            absl::StrCat("\"", ep.scheme(), "\" is not supported (only \"http\")"));
-    }
-    if (ep.weight() > kMaxEndpointWeight) {
-      error(path + ".weight", absl::StrCat(ep.weight(), " is out of range (1..1000)"));
+  } else if (static_cast<size_t>(app.endpoints_size()) > kMaxEndpointsPerApp) {
+    // The count is the error; checking each of them would only make it longer.
+    error("endpoints", TooManyEndpointsError(app.endpoints_size()));
+  } else {
+    for (int i = 0; i < app.endpoints_size(); ++i) {
+      const v1::Endpoint& ep = app.endpoints(i);
+      std::string path = absl::StrCat("endpoints[", i, "]");
+      if (ep.host().empty()) {
+        error(path + ".host", "is required");
+      } else if (!IsValidHost(ep.host())) {
+        error(path + ".host",
+              absl::StrCat(QuoteForError(ep.host()), " is not a host name or address"));
+      }
+      if (!InRange(ep.port(), kPortRange)) error(path + ".port", RangeError(kPortRange));
+      if (ep.path().size() > kMaxEndpointPathBytes) {
+        error(path + ".path", AtMostBytes(kMaxEndpointPathBytes));
+      } else if (!IsValidPathPrefix(ep.path())) {
+        error(path + ".path", absl::StrCat(QuoteForError(ep.path()),
+                                           " must be empty or start with \"/\", without spaces, "
+                                           "\"?\" or \"#\""));
+      }
+      if (!ep.scheme().empty() && ep.scheme() != kDefaultScheme) {
+        error(path + ".scheme",
+              absl::StrCat(QuoteForError(ep.scheme()), " is not supported (only \"http\")"));
+      }
+      if (!InRange(ep.weight(), kWeightRange)) error(path + ".weight", RangeError(kWeightRange));
     }
   }
   if (!app.balancing().empty() && app.balancing() != kBalancingLeastRequest &&
       app.balancing() != kBalancingRoundRobin) {
-    error("balancing", absl::StrCat("\"", app.balancing(),
-                                    "\" is not a policy (\"least_request\" or \"round_robin\")"));
+    error("balancing", absl::StrCat(QuoteForError(app.balancing()),
+                                    " is not a policy (\"least_request\" or \"round_robin\")"));
   }
-  if (app.connect_timeout_ms() > kMaxTimeoutMs) {
-    error("connectTimeoutMs", "must be at most 3600000 (one hour)");
+  if (!InRange(app.connect_timeout_ms(), kTimeoutMsRange)) {
+    error("connectTimeoutMs", RangeError(kTimeoutMsRange));
   }
-  if (app.request_timeout_ms() > kMaxTimeoutMs) {
-    error("requestTimeoutMs", "must be at most 3600000 (one hour)");
+  if (!InRange(app.request_timeout_ms(), kTimeoutMsRange)) {
+    error("requestTimeoutMs", RangeError(kTimeoutMsRange));
   }
   return errors;
 }
@@ -130,8 +161,9 @@ absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps) {
     if (s.app.name().empty()) continue;
     auto [it, inserted] = by_name.emplace(s.app.name(), &s);
     if (!inserted) {
-      errors.push_back(absl::StrCat(s.source, ": name: duplicate app name \"", s.app.name(),
-                                    "\" (also in ", it->second->source, ")"));
+      errors.push_back(absl::StrCat(s.source, ": name: duplicate app name ",
+                                    QuoteForError(s.app.name()), " (also in ", it->second->source,
+                                    ")"));
     }
   }
   if (errors.empty()) return absl::OkStatus();

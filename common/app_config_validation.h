@@ -2,14 +2,40 @@
 #ifndef VALET_COMMON_APP_CONFIG_VALIDATION_H_
 #define VALET_COMMON_APP_CONFIG_VALIDATION_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/app_config_defaults.h"
 #include "valet/v1/config.pb.h"
 
 namespace valet {
+
+// The values a numeric field accepts (0 is "the default" where the field has one). Parsing and
+// validation word every refusal of a number the same way, "FIELD: must be LO..HI" (RangeError),
+// whether it came from JSON (negative, fraction, 1e400, 2^64) or from a gRPC request.
+struct NumericRange {
+  uint32_t lo;
+  uint32_t hi;
+  std::string_view note;  // Appended to the range, e.g. " (one hour)".
+};
+inline constexpr uint32_t kMaxLimitPeriodSeconds = 86400 * 366;
+inline constexpr NumericRange kPortRange = {1, 65535, ""};
+inline constexpr NumericRange kWeightRange = {0, kMaxEndpointWeight, ""};
+inline constexpr NumericRange kLimitValueRange = {0, std::numeric_limits<uint32_t>::max(), ""};
+inline constexpr NumericRange kLimitPeriodSecondsRange = {0, kMaxLimitPeriodSeconds, " (one year)"};
+inline constexpr NumericRange kTimeoutMsRange = {0, kMaxTimeoutMs, " (one hour)"};
+
+// "must be LO..HI" plus the range's note.
+std::string RangeError(const NumericRange& range);
+
+// "must be at most kMaxEndpointsPerApp endpoints, got COUNT": parsing refuses such an array
+// before reading it, validation refuses such a request.
+std::string TooManyEndpointsError(size_t count);
 
 // Returns every problem of one app, each "SOURCE: JSON.PATH: reason". Empty when valid.
 std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string_view source);
@@ -25,7 +51,8 @@ struct SourcedApp {
 absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps);
 
 // True if `name` can be an app name: the first path segment of a request, and a conf file
-// name (NAME.json). 1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.'.
+// name (NAME.json). 1 to 64 of A-Z a-z 0-9 . _ -, at least one letter or digit, not starting
+// with '.'.
 bool IsValidAppName(std::string_view name);
 
 }  // namespace valet

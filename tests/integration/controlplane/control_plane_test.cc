@@ -23,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
+#include "common/message_limits.h"
 #include "controlplane/server.h"
 #include "dataplane/control_client.h"
 #include "dataplane/snapshot_cache.h"
@@ -321,13 +322,15 @@ TEST_F(ControlPlaneTest, SnapshotsArriveInOrderAndCoalesceUnderBackpressure) {
   client->Start();
   ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
   dp.Hold(true);  // The data plane stops reading: the stream fills up.
-  // Big snapshots so that flow control holds writes back while the data plane is busy.
-  const std::string big(256 * 1024, 'x');
+  // Big snapshots (256 KiB per app, each field within its size limit) so that flow control holds
+  // writes back while the data plane is busy.
+  const std::string big_path = "/" + std::string(kMaxEndpointPathBytes - 1, 'x');
   constexpr int kApplies = 40;
   uint64_t last = 0;
   for (int i = 0; i < kApplies; ++i) {
     v1::AppConfig app = MakeApp(absl::StrCat("app", i));
-    app.set_description(big);
+    app.mutable_endpoints(0)->set_path(big_path);
+    while (app.endpoints_size() < 128) *app.add_endpoints() = app.endpoints(0);
     last = Apply({app});
   }
   dp.Hold(false);
@@ -381,7 +384,7 @@ TEST_F(ControlPlaneTest, ControlApiOverGrpc) {
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub_->Validate(&ctx, req, &resp).ok());
     ASSERT_EQ(resp.errors_size(), 1);
-    EXPECT_EQ(resp.errors(0), "apps[0]: endpoints[0].port: 0 is out of range (1..65535)");
+    EXPECT_EQ(resp.errors(0), "apps[0]: endpoints[0].port: must be 1..65535");
   }
   // Watch: the current version first, then each change.
   grpc::ClientContext watch_ctx;

@@ -6,12 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "common/message_limits.h"
+
 namespace valet {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 v1::AppConfig MinimalApp(const std::string& name) {
   v1::AppConfig app;
@@ -23,7 +26,7 @@ v1::AppConfig MinimalApp(const std::string& name) {
 }
 
 TEST(IsValidAppNameTest, AcceptsPathSegmentNames) {
-  for (const char* name : {"a", "userauth", "User-Auth_2", "v1.2", "a...", "-"}) {
+  for (const char* name : {"a", "userauth", "User-Auth_2", "v1.2", "a...", "-a", "_1", "a-"}) {
     EXPECT_TRUE(IsValidAppName(name)) << name;
   }
   EXPECT_TRUE(IsValidAppName(std::string(64, 'a')));
@@ -31,7 +34,10 @@ TEST(IsValidAppNameTest, AcceptsPathSegmentNames) {
 
 TEST(IsValidAppNameTest, RefusesWhatCannotBeOnePathSegment) {
   for (const char* name :
-       {"", ".", "..", "...", ".hidden", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b", "tab\t"}) {
+       {"", ".", "..", "...", ".hidden", "a/b", "/", "my app", "a?b", "a#b", "a%20b", "ä", "a\\b",
+        "tab\t",
+        // Punctuation only: a valid path segment, but no name (item 15 of the hardening issue).
+        "-", "_", "--", "-_-", "_._"}) {
     EXPECT_FALSE(IsValidAppName(name)) << name;
   }
   EXPECT_FALSE(IsValidAppName(std::string(65, 'a')));
@@ -76,12 +82,11 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
       ElementsAre(
           "s.json: name: is required", "s.json: authKey: is required when authorize is true",
           "s.json: limitValue: must be at least 1 when rateLimit is true",
-          "s.json: endpoints[0].host: is required",
-          "s.json: endpoints[0].port: 70000 is out of range (1..65535)",
+          "s.json: endpoints[0].host: is required", "s.json: endpoints[0].port: must be 1..65535",
           "s.json: endpoints[0].path: \"x\" must be empty or start with \"/\", without spaces, "
           "\"?\" or \"#\"",
           "s.json: endpoints[0].scheme: \"https\" is not supported (only \"http\")",
-          "s.json: endpoints[0].weight: 1001 is out of range (1..1000)",
+          "s.json: endpoints[0].weight: must be 0..1000",
           "s.json: balancing: \"fastest\" is not a policy (\"least_request\" or \"round_robin\")"));
 }
 
@@ -109,9 +114,82 @@ TEST(ValidateAppConfigTest, LimitsAndTimeoutsBounded) {
   app.set_connect_timeout_ms(3600 * 1000 + 1);
   app.set_request_timeout_ms(3600 * 1000 + 1);
   EXPECT_THAT(ValidateAppConfig(app, "s"),
-              ElementsAre("s: limitPeriodSeconds: must be at most one year (31622400)",
-                          "s: connectTimeoutMs: must be at most 3600000 (one hour)",
-                          "s: requestTimeoutMs: must be at most 3600000 (one hour)"));
+              ElementsAre("s: limitPeriodSeconds: must be 0..31622400 (one year)",
+                          "s: connectTimeoutMs: must be 0..3600000 (one hour)",
+                          "s: requestTimeoutMs: must be 0..3600000 (one hour)"));
+}
+
+TEST(ValidateAppConfigTest, PunctuationOnlyNameIsRefused) {
+  EXPECT_THAT(ValidateAppConfig(MinimalApp("-"), "s"),
+              ElementsAre("s: name: \"-\" cannot be a path segment: use 1 to 64 of A-Z a-z 0-9 . _ "
+                          "- with at least one letter or digit (not starting with \".\")"));
+}
+
+TEST(ValidateAppConfigTest, PortZeroAndWeightBeyondRange) {
+  v1::AppConfig app = MinimalApp("shop");
+  app.mutable_endpoints(0)->set_port(0);
+  app.mutable_endpoints(0)->set_weight(4294967295u);
+  EXPECT_THAT(ValidateAppConfig(app, "s"), ElementsAre("s: endpoints[0].port: must be 1..65535",
+                                                       "s: endpoints[0].weight: must be 0..1000"));
+}
+
+// Item 8 of the hardening issue: every field has a size limit, named with its path and the limit.
+TEST(ValidateAppConfigTest, FieldSizesAtTheLimitPass) {
+  v1::AppConfig app = MinimalApp("shop");
+  app.set_description(std::string(kMaxDescriptionBytes, 'd'));
+  app.set_authorize(true);
+  app.set_auth_key(std::string(kMaxAuthKeyBytes, 'k'));
+  app.set_auth_header(std::string(kMaxHeaderNameBytes, 'h'));
+  app.mutable_endpoints(0)->set_path("/" + std::string(kMaxEndpointPathBytes - 1, 'p'));
+  while (static_cast<size_t>(app.endpoints_size()) < kMaxEndpointsPerApp) {
+    *app.add_endpoints() = app.endpoints(0);
+  }
+  EXPECT_THAT(ValidateAppConfig(app, "s"), IsEmpty());
+}
+
+TEST(ValidateAppConfigTest, FieldSizesBeyondTheLimitAreRefused) {
+  v1::AppConfig app = MinimalApp("shop");
+  app.set_description(std::string(kMaxDescriptionBytes + 1, 'd'));
+  app.set_authorize(true);
+  app.set_auth_key("SECRET" + std::string(kMaxAuthKeyBytes, 'k'));
+  app.set_auth_header(std::string(kMaxHeaderNameBytes + 1, 'h'));
+  app.mutable_endpoints(0)->set_path("/" + std::string(kMaxEndpointPathBytes, 'p'));
+  std::vector<std::string> errors = ValidateAppConfig(app, "s.json");
+  EXPECT_THAT(errors, ElementsAre("s.json: description: must be at most 4096 bytes",
+                                  "s.json: authKey: must be at most 1024 bytes",
+                                  "s.json: authHeader: must be at most 256 bytes",
+                                  "s.json: endpoints[0].path: must be at most 2048 bytes"));
+  for (const std::string& e : errors) EXPECT_THAT(e, Not(HasSubstr("SECRET")));
+}
+
+TEST(ValidateAppConfigTest, TooManyEndpointsIsOneError) {
+  v1::AppConfig app = MinimalApp("shop");
+  app.mutable_endpoints(0)->set_port(0);  // Not reported: the count is the error.
+  while (static_cast<size_t>(app.endpoints_size()) <= kMaxEndpointsPerApp) {
+    *app.add_endpoints() = app.endpoints(0);
+  }
+  EXPECT_THAT(ValidateAppConfig(app, "s"),
+              ElementsAre("s: endpoints: must be at most 1024 endpoints, got 1025"));
+}
+
+// Values that are echoed (names, hosts, paths, header names) are bounded and escaped, so an error
+// stays one short line.
+TEST(ValidateAppConfigTest, EchoedValuesAreBoundedAndEscaped) {
+  v1::AppConfig app = MinimalApp(std::string(100000, 'n'));
+  app.set_auth_header("X\nInjected: yes");
+  app.mutable_endpoints(0)->set_host(std::string(300, 'h') + " ");
+  app.set_balancing(std::string(5000, 'b'));
+  std::vector<std::string> errors = ValidateAppConfig(app, "s");
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_THAT(errors[0], HasSubstr("s: name: \"" + std::string(100, 'n') + "\"... cannot be"));
+  EXPECT_EQ(errors[1], "s: authHeader: \"X\\u000aInjected: yes\" is not a header name");
+  EXPECT_THAT(errors[2],
+              HasSubstr("s: endpoints[0].host: \"" + std::string(100, 'h') + "\"... is"));
+  EXPECT_THAT(errors[3], HasSubstr("s: balancing: \"" + std::string(100, 'b') + "\"... is not"));
+  for (const std::string& e : errors) {
+    EXPECT_LT(e.size(), 250u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
 }
 
 TEST(ValidateAppConfigTest, RateLimitOffIgnoresLimitValue) {
@@ -142,7 +220,7 @@ TEST(ValidateAppSetTest, ListsErrorsOfEveryApp) {
   bad2.set_balancing("random");
   absl::Status s = ValidateAppSet({{bad1, "x.json"}, {bad2, "y.json"}});
   EXPECT_EQ(s.message(),
-            "x.json: endpoints[0].port: 0 is out of range (1..65535)\n"
+            "x.json: endpoints[0].port: must be 1..65535\n"
             "y.json: balancing: \"random\" is not a policy (\"least_request\" or \"round_robin\")");
 }
 

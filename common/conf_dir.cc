@@ -100,11 +100,13 @@ absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path
 }
 
 absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,
-                             const std::string& mode_of) {
+                             const std::string& mode_of, FileAccess access) {
   // The mode (and, for root, the owner) of the file being replaced; a new file is private: app
   // files may hold auth keys.
   struct stat old {};
   bool replace = !mode_of.empty() && ::stat(mode_of.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  mode_t mode = replace ? (old.st_mode & 07777) : 0600;
+  if (access == FileAccess::kOwnerOnly) mode &= ~static_cast<mode_t>(077);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoError("create", path);
   auto fail = [&](std::string_view what) {
@@ -114,7 +116,7 @@ absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,
     return s;
   };
   // fchmod: the mode given to open() is filtered by the umask.
-  if (::fchmod(fd, replace ? (old.st_mode & 07777) : 0600) != 0) return fail("chmod");
+  if (::fchmod(fd, mode) != 0) return fail("chmod");
   if (replace && ::geteuid() == 0 && ::fchown(fd, old.st_uid, old.st_gid) != 0) {
     return fail("chown");
   }
@@ -140,7 +142,8 @@ absl::Status SyncDir(const std::string& dir) {
   return FsyncPath(dir.empty() ? std::string(".") : dir, O_RDONLY | O_DIRECTORY);
 }
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents,
+                                 FileAccess access) {
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   // Unique per process and call, so two writers of the same file never share a temp file.
@@ -148,7 +151,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   std::string tmp = (dir / absl::StrCat(".", target.filename().string(), ".tmp.", ::getpid(), ".",
                                         counter.fetch_add(1)))
                         .string();
-  RETURN_IF_ERROR(WriteSyncedFile(tmp, contents, path));
+  RETURN_IF_ERROR(WriteSyncedFile(tmp, contents, path, access));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     absl::Status s = ErrnoError("rename", tmp);
     ::unlink(tmp.c_str());

@@ -28,16 +28,26 @@ absl::Status WriteAppFile(const std::string& dir, const v1::AppConfig& app);
 // is not a valid app name.
 absl::Status RemoveAppFile(const std::string& dir, const std::string& name);
 
+// Who may access a file written over an existing one.
+enum class FileAccess {
+  kKeepMode,   // The replaced file's mode, whatever it is.
+  kOwnerOnly,  // The replaced file's mode without its group and other bits (0644 -> 0600): for
+               // contents that hold a secret, which must not stay readable because the file it
+               // replaces was.
+};
+
 // Writes `contents` to `path` atomically (same guarantees as WriteAppFile). A replaced file keeps
-// its mode (and its owner when running as root); a new file is created 0600.
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+// its mode (less its group and other bits with kOwnerOnly) and its owner when running as root; a
+// new file is created 0600.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents,
+                                 FileAccess access = FileAccess::kKeepMode);
 
 // Creates (or truncates) `path`, writes `contents` and fsyncs it; no rename, no dir fsync. The
-// mode (and owner, as root) is that of `mode_of` if it is an existing regular file, else 0600.
-// On failure `path` is removed. The building block of WriteFileAtomically and of multi-file
-// changes that rename several such files themselves.
+// mode (and owner, as root) is that of `mode_of` if it is an existing regular file (less its group
+// and other bits with kOwnerOnly), else 0600. On failure `path` is removed. The building block of
+// WriteFileAtomically and of multi-file changes that rename several such files themselves.
 absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,
-                             const std::string& mode_of);
+                             const std::string& mode_of, FileAccess access = FileAccess::kKeepMode);
 
 // fsyncs the directory `dir` (so renames and removals in it are durable).
 absl::Status SyncDir(const std::string& dir);

@@ -1,211 +1,28 @@
 #include "controlplane/app_store.h"
 
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
-#include <random>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "common/string_view.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace valet {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string VersionPath(const std::string& dir) { return (fs::path(dir) / kVersionFileName).string(); }
-
-// 0 when the file does not exist.
-absl::StatusOr<uint64_t> ReadStoredVersion(const std::string& dir) {
-  std::string path = VersionPath(dir);
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return 0;
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  std::string_view digits = AsStd(absl::StripAsciiWhitespace(AsAbsl(text)));
-  uint64_t v = 0;
-  auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (err != std::errc() || end != digits.data() + digits.size() || digits.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": expected a version number, got \"", AsAbsl(digits), "\""));
-  }
-  return v;
-}
-
-absl::Status WriteStoredVersion(const std::string& dir, uint64_t version) {
-  return WriteFileAtomically(VersionPath(dir), absl::StrCat(version, "\n"));
-}
-
 std::string DirFile(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
-}
-
-// The epoch of the dir's numbering: kept while the version file exists, else a new one.
-absl::StatusOr<uint64_t> LoadOrCreateEpoch(const std::string& dir, bool version_file_exists) {
-  std::string path = DirFile(dir, kEpochFileName);
-  if (version_file_exists) {
-    absl::StatusOr<std::string> text = ReadFile(path);
-    if (text.ok()) {
-      std::string_view digits = AsStd(absl::StripAsciiWhitespace(AsAbsl(*text)));
-      uint64_t e = 0;
-      auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), e);
-      if (err == std::errc() && end == digits.data() + digits.size() && e != 0) return e;
-    }
-  }
-  std::mt19937_64 rng(std::random_device{}() ^
-                      static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
-  uint64_t epoch = 0;
-  while (epoch == 0) epoch = rng();
-  RETURN_IF_ERROR(WriteFileAtomically(path, absl::StrCat(epoch, "\n")));
-  return epoch;
-}
-
-absl::Status RemoveFileAndSync(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("remove ", path, ": ", std::strerror(errno)));
-  }
-  fs::path parent = fs::path(path).parent_path();
-  return SyncDir(parent.empty() ? std::string(".") : parent.string());
-}
-
-// A recorded change: what .valet-intent says. File names are relative to the conf dir.
-struct Intent {
-  uint64_t version = 0;
-  std::vector<std::pair<std::string, std::string>> renames;  // temp file -> app file.
-  std::vector<std::string> removes;
-};
-
-constexpr char kIntentHeader[] = "valet-intent 1";
-
-std::string SerializeIntent(const Intent& intent) {
-  std::string out = absl::StrCat(kIntentHeader, "\nversion ", intent.version, "\n");
-  for (const auto& [tmp, target] : intent.renames) absl::StrAppend(&out, "rename ", tmp, " ", target, "\n");
-  for (const std::string& f : intent.removes) absl::StrAppend(&out, "remove ", f, "\n");
-  out += "end\n";
-  return out;
-}
-
-bool IsPlainName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
-}
-
-// nullopt unless the whole record is there (a crash may cut it short) and well formed.
-std::optional<Intent> ParseIntent(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (lines.size() < 4 || lines[0] != kIntentHeader || !lines.back().empty() ||
-      lines[lines.size() - 2] != "end") {
-    return std::nullopt;
-  }
-  Intent intent;
-  if (!absl::StartsWith(lines[1], "version ") ||
-      !absl::SimpleAtoi(lines[1].substr(8), &intent.version) || intent.version == 0) {
-    return std::nullopt;
-  }
-  for (size_t i = 2; i + 2 < lines.size(); ++i) {
-    const std::string& line = lines[i];
-    if (absl::StartsWith(line, "rename ")) {
-      std::string rest = line.substr(7);
-      size_t space = rest.find(' ');
-      if (space == std::string::npos) return std::nullopt;
-      std::string tmp = rest.substr(0, space), target = rest.substr(space + 1);
-      if (!absl::StartsWith(tmp, kTxnFilePrefix) || !IsPlainName(tmp) || !IsPlainName(target)) {
-        return std::nullopt;
-      }
-      intent.renames.emplace_back(std::move(tmp), std::move(target));
-    } else if (absl::StartsWith(line, "remove ")) {
-      std::string f = line.substr(7);
-      if (!IsPlainName(f)) return std::nullopt;
-      intent.removes.push_back(std::move(f));
-    } else {
-      return std::nullopt;
-    }
-  }
-  return intent;
-}
-
-// Removes every temp file of a change (.valet-txn.*): after a discarded or completed intent.
-// Removes what an interrupted change leaves behind: its temp files, and the hidden temp files of
-// an interrupted atomic write (".NAME.tmp.PID.N"). Safe under the conf dir lock: nobody else
-// writes here.
-void RemoveLeftoverTempFiles(const std::string& dir) {
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  std::vector<fs::path> stale;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    bool atomic_write_temp = name.front() == '.' && name.find(".tmp.") != std::string::npos;
-    if (absl::StartsWith(name, kTxnFilePrefix) || atomic_write_temp) stale.push_back(it->path());
-  }
-  for (const fs::path& p : stale) ::unlink(p.c_str());
-}
-
-// Performs a recorded change: version file, renames (a missing temp file was renamed already),
-// removals, dir fsync, then removes the intent. Idempotent: safe to run again after a crash.
-absl::Status PerformIntent(const std::string& dir, const Intent& intent) {
-  ASSIGN_OR_RETURN(uint64_t stored, ReadStoredVersion(dir));
-  if (stored < intent.version) RETURN_IF_ERROR(WriteStoredVersion(dir, intent.version));
-  for (const auto& [tmp, target] : intent.renames) {
-    std::string from = DirFile(dir, tmp), to = DirFile(dir, target);
-    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-      return absl::InternalError(absl::StrCat("rename ", from, " to ", to, ": ", std::strerror(errno)));
-    }
-  }
-  for (const std::string& f : intent.removes) {
-    std::string path = DirFile(dir, f);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return absl::InternalError(absl::StrCat("remove ", path, ": ", std::strerror(errno)));
-    }
-  }
-  RETURN_IF_ERROR(SyncDir(dir));
-  return RemoveFileAndSync(DirFile(dir, kIntentFileName));
-}
-
-// At Open: completes a recorded change, or discards one cut short, and removes stray temp files.
-absl::Status RecoverIntent(const std::string& dir) {
-  std::string path = DirFile(dir, kIntentFileName);
-  std::error_code ec;
-  if (fs::exists(path, ec)) {
-    ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-    std::optional<Intent> intent = ParseIntent(text);
-    if (intent.has_value()) {
-      RETURN_IF_ERROR(PerformIntent(dir, *intent));
-      VALET_LOG(INFO) << "completed the change to version " << intent->version
-                      << " that was interrupted (" << intent->renames.size() << " files written, "
-                      << intent->removes.size() << " removed)";
-    } else {
-      VALET_LOG(WARNING) << "discarding " << path
-                         << ": an incomplete change record (the change never started)";
-      RETURN_IF_ERROR(RemoveFileAndSync(path));
-    }
-  }
-  RemoveLeftoverTempFiles(dir);
-  return SyncDir(dir);
-}
-
-// The snapshot wrapped in its attach-stream message, built once; the snapshot points into it.
-std::shared_ptr<const v1::ControlPlaneMessage> MakeMessage(
-    uint64_t version, uint64_t epoch, const std::map<std::string, v1::AppConfig>& apps) {
-  auto message = std::make_shared<v1::ControlPlaneMessage>();
-  v1::ConfigSnapshot* snap = message->mutable_snapshot();
-  snap->set_version(version);
-  snap->set_epoch(epoch);
-  for (const auto& [name, app] : apps) *snap->add_apps() = app;
-  return message;
 }
 
 std::shared_ptr<const v1::ConfigSnapshot> SnapshotOf(
@@ -217,34 +34,114 @@ bool SameApp(const v1::AppConfig& a, const v1::AppConfig& b) {
   return a.SerializeAsString() == b.SerializeAsString();
 }
 
+// The serialized size of `snapshot` with the widest version and epoch it can carry: what is
+// checked against the limit, so that a set accepted under one version is accepted under any (a
+// restart then never refuses what a change accepted).
+size_t WidestSnapshotBytes(const v1::ConfigSnapshot& snapshot) {
+  using google::protobuf::io::CodedOutputStream;
+  constexpr size_t kWidestHeader = 2 * (1 + 10);  // version and epoch: tag + 10-byte varint each.
+  size_t size = kWidestHeader;
+  for (const v1::AppConfig& app : snapshot.apps()) {
+    size_t app_size = app.ByteSizeLong();
+    size += 1 + CodedOutputStream::VarintSize64(app_size) + app_size;  // Tag, length, bytes.
+  }
+  return size;
+}
+
+std::string Apps(size_t n) { return absl::StrCat(n, n == 1 ? " app" : " apps"); }
+
+// An app whose file must not be readable by others. (Consumer keys join here when apps have them.)
+bool HoldsSecret(const v1::AppConfig& app) { return !app.auth_key().empty(); }
+
+// The permission bits of `path` if it is a regular file that group or others may access.
+std::optional<mode_t> OpenToOthers(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) {
+    return std::nullopt;
+  }
+  return st.st_mode & 07777;
+}
+
+std::string OctalMode(mode_t mode) {
+  std::string out = "0";
+  for (int shift = 6; shift >= 0; shift -= 3) out.push_back('0' + ((mode >> shift) & 7));
+  return out;
+}
+
+// A warning per file holding a secret that group or others can access: at start and on reload,
+// when the operator (not Valet) may have set its mode.
+template <typename EntryMap>
+void WarnAboutOpenSecrets(const EntryMap& entries) {
+  for (const auto& [name, e] : entries) {
+    if (!HoldsSecret(e.app)) continue;
+    if (std::optional<mode_t> mode = OpenToOthers(e.path)) {
+      VALET_LOG(WARNING) << e.path << " holds the auth key of app " << name
+                         << " and group or others can access it (mode " << OctalMode(*mode)
+                         << "); run chmod 600 on it (valet-controlplane writes it without group "
+                            "and other permissions at its next change)";
+    }
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AppStore>> AppStore::Open(const std::string& conf_dir) {
+absl::StatusOr<std::unique_ptr<AppStore>> AppStore::Open(const std::string& conf_dir,
+                                                         const AppStoreOptions& options) {
   std::error_code ec;
   if (fs::is_directory(conf_dir, ec)) RETURN_IF_ERROR(RecoverIntent(conf_dir));
   ASSIGN_OR_RETURN(std::vector<SourcedApp> apps, LoadConfDir(conf_dir));
-  bool version_file_exists = fs::exists(VersionPath(conf_dir), ec);
-  ASSIGN_OR_RETURN(uint64_t stored, ReadStoredVersion(conf_dir));
-  // The epoch first: a crash before the version file is written makes a new epoch next time.
-  ASSIGN_OR_RETURN(uint64_t epoch, LoadOrCreateEpoch(conf_dir, version_file_exists));
-  uint64_t version = stored + 1;
-  RETURN_IF_ERROR(WriteStoredVersion(conf_dir, version));
   Entries entries;
   for (SourcedApp& s : apps) {
     std::string name = s.app.name();
     entries.emplace(std::move(name), Entry{std::move(s.app), std::move(s.source)});
   }
+  WarnAboutOpenSecrets(entries);
+
+  // Version and epoch are set once known; the size is checked before anything is written.
+  std::shared_ptr<v1::ControlPlaneMessage> message = MakeMessage(0, 0, entries);
+  if (size_t size = WidestSnapshotBytes(message->snapshot()); size > options.max_snapshot_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "conf dir ", conf_dir, ": a snapshot of its ", Apps(entries.size()), " would be ", size,
+        " bytes, more than the ", options.max_snapshot_bytes, " bytes a data plane accepts"));
+  }
+  ASSIGN_OR_RETURN(Numbering numbering, StartNumbering(conf_dir, AppsDigest(message->snapshot())));
+  message->mutable_snapshot()->set_version(numbering.version);
+  message->mutable_snapshot()->set_epoch(numbering.epoch);
   VALET_LOG(INFO) << "loaded " << entries.size() << " apps from " << conf_dir << ", version "
-                  << version << ", epoch " << epoch;
-  return std::unique_ptr<AppStore>(new AppStore(conf_dir, std::move(entries), version, epoch));
+                  << numbering.version << (numbering.kept ? " (unchanged since it was stored)" : "")
+                  << ", epoch " << numbering.epoch;
+  return std::unique_ptr<AppStore>(
+      new AppStore(conf_dir, options, std::move(entries), std::move(message)));
 }
 
-AppStore::AppStore(std::string conf_dir, Entries entries, uint64_t version, uint64_t epoch)
-    : conf_dir_(std::move(conf_dir)), epoch_(epoch), entries_(std::move(entries)), version_(version) {
-  std::map<std::string, v1::AppConfig> apps;
-  for (const auto& [name, e] : entries_) apps.emplace(name, e.app);
-  message_ = MakeMessage(version_, epoch_, apps);
-  snapshot_ = SnapshotOf(message_);
+AppStore::AppStore(std::string conf_dir, const AppStoreOptions& options, Entries entries,
+                   std::shared_ptr<const v1::ControlPlaneMessage> message)
+    : conf_dir_(std::move(conf_dir)),
+      options_(options),
+      epoch_(message->snapshot().epoch()),
+      entries_(std::move(entries)),
+      version_(message->snapshot().version()),
+      message_(std::move(message)),
+      snapshot_(SnapshotOf(message_)) {}
+
+std::shared_ptr<v1::ControlPlaneMessage> AppStore::MakeMessage(uint64_t version, uint64_t epoch,
+                                                               const Entries& entries) {
+  auto message = std::make_shared<v1::ControlPlaneMessage>();
+  v1::ConfigSnapshot* snap = message->mutable_snapshot();
+  snap->set_version(version);
+  snap->set_epoch(epoch);
+  snap->mutable_apps()->Reserve(static_cast<int>(entries.size()));
+  for (const auto& [name, e] : entries) *snap->add_apps() = e.app;
+  return message;
+}
+
+absl::Status AppStore::CheckSize(const v1::ConfigSnapshot& snapshot) const {
+  size_t size = WidestSnapshotBytes(snapshot);
+  if (size <= options_.max_snapshot_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("refused: a snapshot of the resulting ", Apps(snapshot.apps_size()),
+                   " would be ", size, " bytes, more than the ", options_.max_snapshot_bytes,
+                   " bytes a data plane accepts; nothing changed"));
 }
 
 std::shared_ptr<const v1::ControlPlaneMessage> AppStore::snapshot_message() const {
@@ -309,7 +206,6 @@ absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckExpected(options));
   RETURN_IF_ERROR(ValidateLocked(apps));
-  if (options.dry_run) return version_;
 
   Entries next = entries_;
   std::set<std::string> used;  // Files of the apps: a new app must not take one of them.
@@ -323,7 +219,7 @@ absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
         return absl::ResourceExhaustedError(
             absl::StrCat("no free file name for app \"", s.app.name(), "\" in ", conf_dir_));
       }
-      if (fs::path(path).filename() != s.app.name() + ".json") {
+      if (!options.dry_run && fs::path(path).filename() != s.app.name() + ".json") {
         VALET_LOG(INFO) << "app " << s.app.name() << " goes to " << path << ": "
                         << s.app.name() << ".json holds another app";
       }
@@ -333,6 +229,10 @@ absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
       it->second.app = s.app;
     }
     changed.push_back(s.app.name());
+  }
+  if (options.dry_run) {
+    RETURN_IF_ERROR(CheckSize(MakeMessage(version_ + 1, epoch_, next)->snapshot()));
+    return version_;
   }
   std::sort(changed.begin(), changed.end());
   return CommitLocked(std::move(next), std::move(changed), {}, /*write_files=*/true);
@@ -358,6 +258,7 @@ absl::StatusOr<uint64_t> AppStore::Reload() {
     std::string name = s.app.name();
     next.emplace(std::move(name), Entry{std::move(s.app), std::move(s.source)});
   }
+  WarnAboutOpenSecrets(next);
   std::vector<std::string> changed, deleted;
   for (const auto& [name, e] : next) {
     auto it = entries_.find(name);
@@ -370,23 +271,61 @@ absl::StatusOr<uint64_t> AppStore::Reload() {
     entries_ = std::move(next);  // Paths may have moved; contents did not.
     return version_;
   }
+  const bool removes_every_app = next.empty();
   // The files are already on disk.
-  return CommitLocked(std::move(next), std::move(changed), std::move(deleted),
-                      /*write_files=*/false);
+  ASSIGN_OR_RETURN(uint64_t version, CommitLocked(std::move(next), std::move(changed), deleted,
+                                                  /*write_files=*/false));
+  if (removes_every_app) {
+    // Accepted (an empty dir is a valid set), but rarely meant: say so where operators look.
+    VALET_LOG(WARNING) << "reload of " << conf_dir_ << " removed every app (" << deleted.size()
+                       << "): version " << version << " has none, so data planes answer 404 to "
+                       << "every request until apps are added again";
+  }
+  return version;
 }
 
 absl::StatusOr<uint64_t> AppStore::CommitLocked(Entries next, std::vector<std::string> changed,
                                                 std::vector<std::string> deleted,
                                                 bool write_files) {
   RETURN_IF_ERROR(failed_);
-  uint64_t version = version_ + 1;
+  if (version_ == std::numeric_limits<uint64_t>::max()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refused: version ", version_, " is the last one (", DirFile(conf_dir_, kVersionFileName),
+        "); stop valet-controlplane and remove ", DirFile(conf_dir_, kVersionFileName), " and ",
+        DirFile(conf_dir_, kEpochFileName), " to start a new numbering"));
+  }
+  const uint64_t version = version_ + 1;
+  std::shared_ptr<const v1::ControlPlaneMessage> message = MakeMessage(version, epoch_, next);
+  RETURN_IF_ERROR(CheckSize(message->snapshot()));
+
+  // Files that held a key and were open to others before this change closed them.
+  std::vector<std::pair<std::string, mode_t>> closed;
   if (!write_files) {
-    // Reload: the files are on disk already; only the version moves.
+    // Reload: the files are on disk already; only the version moves. The digest record follows
+    // the version: without it a restart merely takes one more version.
     RETURN_IF_ERROR(WriteStoredVersion(conf_dir_, version));
+    if (absl::Status s = WriteAppsDigest(conf_dir_, version, AppsDigest(message->snapshot()));
+        !s.ok()) {
+      VALET_LOG(WARNING) << s.message();
+    }
   } else {
-    // 1. Every new file as a synced temp file. Nothing is changed yet: on failure remove them.
-    Intent intent;
+    // A hand-made file name the intent cannot record would make the change unrecoverable.
+    auto recordable = [this](const std::string& name, const std::string& path) {
+      if (IsRecordableName(fs::path(path).filename().string())) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          absl::StrCat("refused: the file of app \"", name, "\" in ", conf_dir_,
+                       " has a line break in its name; rename it and reload"));
+    };
+    ChangeIntent intent;
     intent.version = version;
+    intent.apps_digest = AppsDigest(message->snapshot());
+    for (const std::string& name : changed) RETURN_IF_ERROR(recordable(name, next.at(name).path));
+    for (const std::string& name : deleted) {
+      const std::string& path = entries_.at(name).path;
+      RETURN_IF_ERROR(recordable(name, path));
+      intent.removes.push_back(fs::path(path).filename().string());
+    }
+    // 1. Every new file as a synced temp file. Nothing is changed yet: on failure remove them.
     std::vector<std::string> temps;
     auto discard = [&temps] {
       for (const std::string& t : temps) ::unlink(t.c_str());
@@ -395,16 +334,20 @@ absl::StatusOr<uint64_t> AppStore::CommitLocked(Entries next, std::vector<std::s
       const Entry& e = next.at(name);
       std::string tmp_name = absl::StrCat(kTxnFilePrefix, version, ".", temps.size());
       std::string tmp = DirFile(conf_dir_, tmp_name);
-      absl::Status written = WriteSyncedFile(tmp, AppConfigToJson(e.app), e.path);
+      std::string json = AppConfigToJson(e.app);
+      FileAccess access = FileAccess::kKeepMode;
+      if (HoldsSecret(e.app)) {
+        access = FileAccess::kOwnerOnly;
+        if (std::optional<mode_t> mode = OpenToOthers(e.path)) closed.emplace_back(e.path, *mode);
+      }
+      absl::Status written = WriteSyncedFile(tmp, json, e.path, access);
       if (!written.ok()) {
         discard();
         return written;
       }
       temps.push_back(tmp);
-      intent.renames.emplace_back(tmp_name, fs::path(e.path).filename().string());
-    }
-    for (const std::string& name : deleted) {
-      intent.removes.push_back(fs::path(entries_.at(name).path).filename().string());
+      intent.renames.push_back(
+          RenameOf(std::move(tmp_name), fs::path(e.path).filename().string(), json));
     }
     // 2. The intent, durable (temp file, fsync, rename, dir fsync): from here the change happens,
     // now or at the next Open.
@@ -426,12 +369,14 @@ absl::StatusOr<uint64_t> AppStore::CommitLocked(Entries next, std::vector<std::s
       return failed_;
     }
   }
+  for (const auto& [path, mode] : closed) {
+    VALET_LOG(WARNING) << path << " holds an auth key and group or others could access it (mode "
+                       << OctalMode(mode) << "); it is now written "
+                       << OctalMode(mode & ~static_cast<mode_t>(077));
+  }
 
   entries_ = std::move(next);
   version_ = version;
-  std::map<std::string, v1::AppConfig> all;
-  for (const auto& [name, e] : entries_) all.emplace(name, e.app);
-  std::shared_ptr<const v1::ControlPlaneMessage> message = MakeMessage(version, epoch_, all);
   StoreChange change{version, std::move(changed), std::move(deleted), SnapshotOf(message), message};
   {
     absl::MutexLock snap_lock(&snapshot_mu_);

@@ -4,14 +4,21 @@
 // then owns every change: Apply (create or replace several apps, all or none), Delete and Reload
 // (re-read the dir). Each change validates the whole resulting set first; a refused change returns
 // INVALID_ARGUMENT (one "SOURCE: json.path: reason" per line) and changes nothing, neither disk nor
-// version. An accepted change is written to disk atomically before it is acknowledged and carries the
-// next version (current + 1). An app keeps the file it was loaded from: an app loaded from foo.json
-// whose name is "bar" is rewritten in foo.json; a new app goes to NAME.json.
+// version. So does a change whose snapshot would be larger than data planes accept
+// (RESOURCE_EXHAUSTED, naming both sizes). An accepted change is written to disk atomically
+// (change_intent.h) before it is acknowledged and carries the next version (current + 1). An app
+// keeps the file it was loaded from: an app loaded from foo.json whose name is "bar" is rewritten
+// in foo.json; a new app goes to NAME.json.
 //
-// Version: kept in DIR/.valet-version (written atomically, ignored by LoadConfDir). Open starts at
-// the stored version + 1 (1 for a dir without the file), so a restart never reuses a version that
-// may already have been served, and data planes always re-sync after a control plane restart. The
-// new version is persisted before the app files of a change are written.
+// Version and epoch: kept in the conf dir (version_state.h). Open recovers an interrupted change,
+// then keeps the stored version if the apps are the same as when it was stored, and takes the next
+// one otherwise; data planes serving (epoch, version) then need nothing after a restart. The new
+// version is persisted before the change is published, so a restart never reuses a version served
+// with other apps. A change past version 2^64-1 is refused (FAILED_PRECONDITION).
+//
+// Secrets: an app with an auth key is written without group and other permissions (0644 becomes
+// 0600), with a warning naming the file when that takes permissions away; Open and Reload warn
+// about every such file that group or others can access.
 //
 // Threading: every method is thread-safe. Changes are serialised by one mutex; none is lost.
 // Listeners are called once per new version, in version order, while that mutex is held: they must
@@ -33,6 +40,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/app_config_validation.h"
+#include "common/message_limits.h"
+#include "controlplane/change_intent.h"
+#include "controlplane/version_state.h"
 #include "valet/v1/attach.pb.h"
 #include "valet/v1/config.pb.h"
 
@@ -54,12 +64,20 @@ struct ChangeOptions {
   uint64_t expected_version = 0;  // Non-zero: FAILED_PRECONDITION unless it is the current version.
 };
 
+struct AppStoreOptions {
+  // The largest serialized snapshot (ConfigSnapshot) a change may make. The data planes' limit;
+  // smaller only in tests.
+  size_t max_snapshot_bytes = kMaxSnapshotBytes;
+};
+
 class AppStore {
  public:
   using Listener = std::function<void(const StoreChange&)>;
 
-  // Loads `conf_dir`. InvalidArgument listing every error if any file is invalid.
-  static absl::StatusOr<std::unique_ptr<AppStore>> Open(const std::string& conf_dir);
+  // Loads `conf_dir`. InvalidArgument listing every error if any file is invalid;
+  // RESOURCE_EXHAUSTED if the apps make too large a snapshot; the errors of StartNumbering.
+  static absl::StatusOr<std::unique_ptr<AppStore>> Open(const std::string& conf_dir,
+                                                        const AppStoreOptions& options = {});
 
   AppStore(const AppStore&) = delete;
   AppStore& operator=(const AppStore&) = delete;
@@ -83,7 +101,8 @@ class AppStore {
   // Deletes one app and its file. NOT_FOUND if unknown.
   absl::StatusOr<uint64_t> Delete(const std::string& name, const ChangeOptions& options);
 
-  // Re-reads the conf dir. A new version only if the set differs from the current one.
+  // Re-reads the conf dir. A new version only if the set differs from the current one. A reload
+  // that removes every app is accepted, with a warning naming the conf dir.
   absl::StatusOr<uint64_t> Reload();
 
   // The errors Apply(apps) would report, without applying (one string per line of the status).
@@ -100,14 +119,21 @@ class AppStore {
   };
   using Entries = std::map<std::string, Entry>;  // By app name.
 
-  AppStore(std::string conf_dir, Entries entries, uint64_t version, uint64_t epoch);
+  AppStore(std::string conf_dir, const AppStoreOptions& options, Entries entries,
+           std::shared_ptr<const v1::ControlPlaneMessage> message);
+
+  // The snapshot of `entries` wrapped for the attach stream.
+  static std::shared_ptr<v1::ControlPlaneMessage> MakeMessage(uint64_t version, uint64_t epoch,
+                                                              const Entries& entries);
+  // RESOURCE_EXHAUSTED naming both sizes if `snapshot` is larger than data planes accept.
+  absl::Status CheckSize(const v1::ConfigSnapshot& snapshot) const;
 
   absl::Status CheckExpected(const ChangeOptions& options) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ValidateLocked(const std::vector<SourcedApp>& apps) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Persists version_ + 1 and (if write_files) writes the changed apps' files and removes the
-  // deleted ones, all or nothing through the intent file; on success installs `next` as the
-  // current set and publishes the change.
+  // Checks the size of the resulting snapshot, persists version_ + 1 and (if write_files) writes
+  // the changed apps' files and removes the deleted ones, all or nothing through the intent file;
+  // on success installs `next` as the current set and publishes the change.
   absl::StatusOr<uint64_t> CommitLocked(Entries next, std::vector<std::string> changed,
                                         std::vector<std::string> deleted, bool write_files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -116,6 +142,7 @@ class AppStore {
   std::string FreePathFor(const std::string& name, const std::set<std::string>& used) const;
 
   const std::string conf_dir_;
+  const AppStoreOptions options_;
   const uint64_t epoch_;
 
   mutable absl::Mutex mu_;  // Serialises changes; held while listeners run.
@@ -134,12 +161,6 @@ class AppStore {
   std::shared_ptr<const v1::ControlPlaneMessage> message_ ABSL_GUARDED_BY(snapshot_mu_);
   std::shared_ptr<const v1::ConfigSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
 };
-
-// The names of the store's own files inside the conf dir (all hidden: LoadConfDir ignores them).
-inline constexpr char kVersionFileName[] = ".valet-version";
-inline constexpr char kEpochFileName[] = ".valet-epoch";
-inline constexpr char kIntentFileName[] = ".valet-intent";
-inline constexpr char kTxnFilePrefix[] = ".valet-txn.";  // + VERSION.INDEX
 
 }  // namespace valet
 

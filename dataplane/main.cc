@@ -235,12 +235,22 @@ int Run() {
         if (signo == SIGHUP) {
           if (conf_dir.empty()) {
             VALET_LOG(INFO) << "SIGHUP ignored: configs come from the control plane";
-          } else if (absl::Status s = load_conf_dir(); s.ok()) {
-            VALET_LOG(INFO) << "reloaded " << conf_dir;
           } else {
-            VALET_LOG(ERROR) << "reload refused, still serving version " << snapshots.version()
-                             << ":\n"
-                             << s.message();
+            std::shared_ptr<const Snapshot> before = snapshots.current();
+            if (absl::Status s = load_conf_dir(); s.ok()) {
+              VALET_LOG(INFO) << "reloaded " << conf_dir;
+              // Accepted (an empty dir is a valid set), but rarely meant: say so where operators
+              // look.
+              size_t had = before ? before->app_count() : 0;
+              if (had > 0 && snapshots.current()->app_count() == 0) {
+                VALET_LOG(WARNING) << "reload of " << conf_dir << " removed every app (" << had
+                                   << "): every request now gets 404 until apps are added again";
+              }
+            } else {
+              VALET_LOG(ERROR) << "reload refused, still serving version " << snapshots.version()
+                               << ":\n"
+                               << s.message();
+            }
           }
           signals.async_wait(on_signal);
           return;

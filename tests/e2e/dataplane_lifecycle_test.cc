@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "nlohmann/json.hpp"
@@ -251,6 +252,27 @@ TEST_F(LifecycleTest, InvalidConfDirAtStartIsRefusedWithEveryError) {
   EXPECT_NE(log.find("a.json: endpoints: at least one endpoint is required"), std::string::npos)
       << log;
   EXPECT_NE(log.find("b.json: authorise: unknown field"), std::string::npos) << log;
+}
+
+// A reload that leaves no app is accepted (an empty dir is a valid set), never silently.
+TEST_F(LifecycleTest, SighupThatRemovesEveryAppWarnsNamingTheConfDir) {
+  auto a = StartBackend("a");
+  WriteApp("one", AppJson("one", {a->port()}));
+  StartDataplane();
+  HttpClient client = Client();
+  auto served = client.Get("/one/x");
+  ASSERT_TRUE(served.ok()) << served.status();
+  ASSERT_EQ(served->status, 200);
+
+  ASSERT_TRUE(std::filesystem::remove(dir_.Join("conf/one.json")));
+  ASSERT_TRUE(dataplane_->Signal(SIGHUP).ok());
+  const std::string warning = "reload of " + dir_.Join("conf") + " removed every app (1)";
+  ASSERT_TRUE(WaitFor([&] { return dataplane_->Log().find(warning) != std::string::npos; },
+                      absl::Seconds(10)))
+      << dataplane_->Log();
+  auto gone = client.Get("/one/x");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(gone->status, 404);
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/app_config_json.h"
@@ -232,6 +234,36 @@ TEST(WriteFileAtomicallyTest, MissingDirFailsWithoutLeftovers) {
   absl::Status s = WriteFileAtomically(dir.File("no/such/file"), "x");
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(Listing(dir.path()), IsEmpty());
+}
+
+TEST(WriteFileAtomicallyTest, ReplacedFileKeepsItsModeAndNewFileIsPrivate) {
+  ScopedTempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(dir.File("old"), "1").ok());
+  ASSERT_EQ(::chmod(dir.File("old").c_str(), 0644), 0);
+  ASSERT_TRUE(WriteFileAtomically(dir.File("old"), "2").ok());
+  EXPECT_EQ(fs::status(dir.File("old")).permissions(), fs::perms(0644));
+  ASSERT_TRUE(WriteFileAtomically(dir.File("new"), "1").ok());
+  EXPECT_EQ(fs::status(dir.File("new")).permissions(), fs::perms(0600));
+}
+
+// Contents that hold a secret do not inherit a mode that lets others read them.
+TEST(WriteFileAtomicallyTest, OwnerOnlyDropsGroupAndOtherBits) {
+  ScopedTempDir dir;
+  for (auto [before, after] : {std::pair<mode_t, mode_t>{0644, 0600},
+                               {0664, 0600},
+                               {0755, 0700},
+                               {0600, 0600},
+                               {0400, 0400}}) {
+    ASSERT_TRUE(WriteFileAtomically(dir.File("key"), "old").ok());
+    ASSERT_EQ(::chmod(dir.File("key").c_str(), before), 0);
+    ASSERT_TRUE(WriteFileAtomically(dir.File("key"), "secret", FileAccess::kOwnerOnly).ok());
+    EXPECT_EQ(fs::status(dir.File("key")).permissions(), fs::perms(after)) << std::oct << before;
+    EXPECT_EQ(ReadFile(dir.File("key")).value(), "secret");
+    ASSERT_EQ(::chmod(dir.File("key").c_str(), 0600), 0);
+  }
+  ASSERT_TRUE(WriteFileAtomically(dir.File("fresh"), "secret", FileAccess::kOwnerOnly).ok());
+  EXPECT_EQ(fs::status(dir.File("fresh")).permissions(), fs::perms(0600));
+  EXPECT_THAT(Listing(dir.path()), UnorderedElementsAre("key", "fresh"));
 }
 
 TEST(RemoveAppFileTest, RemovesAndToleratesMissing) {

@@ -2,22 +2,30 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <limits>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/string.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "common/listen_address.h"
 #include "common/logging.h"
+#include "nlohmann/json.hpp"
 
 namespace valet {
 
@@ -30,6 +38,51 @@ namespace {
 constexpr std::chrono::seconds kIoTimeout{30};
 // Stop waits this long for answers already given to be written.
 constexpr std::chrono::milliseconds kStopGrace{500};
+// After an answer that closes the connection, what the client still sends (an unread body, the
+// rest of an oversized header) is read and dropped for at most this long and this much: closing
+// with unread bytes would reset the connection and could destroy the answer.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr size_t kLingerMaxBytes = 1 << 20;
+
+// The server's own answers (malformed requests) use the REST admin's error shape.
+AdminResponse ErrorAnswer(int status, std::string_view code, std::string_view message) {
+  nlohmann::ordered_json j = {
+      {"error", {{"status", status}, {"code", code}, {"message", message}}}};
+  return {status, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"};
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+// Framing the parser lets through but a server must refuse, so that no two readers of the same
+// bytes can disagree on where the request ends (request smuggling): the checks of the data
+// plane's proxy port (dataplane/http_fields.cc). The reasons never quote the request's bytes.
+absl::Status CheckFraming(const http::fields& fields) {
+  auto lengths = fields.equal_range(http::field::content_length);
+  auto length_count = std::distance(lengths.first, lengths.second);
+  if (length_count > 1) return absl::InvalidArgumentError("more than one Content-Length");
+  if (length_count == 1) {
+    std::string_view v = lengths.first->value();
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) {
+      return absl::InvalidArgumentError("invalid Content-Length");
+    }
+  }
+  auto codings = fields.equal_range(http::field::transfer_encoding);
+  auto coding_count = std::distance(codings.first, codings.second);
+  if (coding_count == 0) return absl::OkStatus();
+  if (length_count > 0) {
+    return absl::InvalidArgumentError("both Content-Length and Transfer-Encoding");
+  }
+  if (coding_count > 1) return absl::InvalidArgumentError("more than one Transfer-Encoding");
+  std::string_view te = codings.first->value();
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  if (!beast::iequals(te, "chunked")) {
+    return absl::InvalidArgumentError("unsupported Transfer-Encoding (only \"chunked\")");
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 namespace {
@@ -72,10 +125,23 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
 
   bool writing() const { return writing_; }
 
-  void Read(size_t max_body_bytes) {
-    max_body_bytes_ = max_body_bytes;
+  void Read(const AdminHttpServer::Options& options) {
+    limits_ = {options.max_body_bytes, options.max_header_bytes, options.max_target_bytes};
+    Read();
+  }
+
+ private:
+  struct Limits {
+    size_t body = 0;
+    size_t header = 0;
+    size_t target = 0;
+  };
+
+  void Read() {
     parser_.emplace();
-    parser_->body_limit(max_body_bytes_);
+    parser_->body_limit(limits_.body);
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(limits_.header, std::numeric_limits<std::uint32_t>::max())));
     stream_.expires_after(kIoTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -83,19 +149,37 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
                      });
   }
 
- private:
   void OnRead(beast::error_code ec) {
+    head_ = false;
     if (ec == http::error::body_limit) {
-      head_ = false;
-      return Reply({413, R"({"error":{"status":413,"code":"PAYLOAD_TOO_LARGE",)"
-                         R"("message":"request body too large"}})"
-                         "\n"},
-                   false);
+      return Reply(ErrorAnswer(413, "PAYLOAD_TOO_LARGE", "request body too large"), false);
     }
-    if (ec) return Shutdown();  // EOF, timeout, reset or garbage: nothing to answer.
+    if (ec == http::error::header_limit) {
+      if (RequestLineTooLong()) {
+        return Reply(ErrorAnswer(414, "URI_TOO_LONG", TargetTooLongMessage()), false);
+      }
+      return Reply(
+          ErrorAnswer(431, "HEADER_TOO_LARGE",
+                      absl::StrCat("request header larger than ", limits_.header, " bytes")),
+          false);
+    }
+    if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return Reply(ErrorAnswer(400, "BAD_REQUEST", "malformed request: " + ec.message()), false);
+    }
+    // EOF (also in the middle of a request), timeout or reset: nobody to answer.
+    if (ec) return Shutdown();
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
     head_ = req.method() == http::verb::head;
+    if (absl::Status framing = CheckFraming(req); !framing.ok()) {
+      return Reply(
+          ErrorAnswer(400, "BAD_REQUEST", absl::StrCat("malformed request: ", framing.message())),
+          false);
+    }
+    if (req.target().size() > limits_.target) {
+      return Reply(ErrorAnswer(414, "URI_TOO_LONG", TargetTooLongMessage()), false);
+    }
     std::shared_ptr<Impl> impl = impl_.lock();
     if (impl == nullptr) return;
     AdminRequest request{std::string(req.method_string()), std::string(req.target()),
@@ -117,6 +201,22 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       });
     });
     if (cancel_ && !answered_) WatchForHangUp();
+  }
+
+  // After header_limit: whether the request line alone is too long (414 rather than 431). The
+  // parser has either taken the line (the target is set) or left it in the buffer.
+  bool RequestLineTooLong() {
+    std::string_view target = parser_->get().target();
+    if (!target.empty()) return target.size() > limits_.target;
+    std::string_view unparsed(static_cast<const char*>(buffer_.data().data()),
+                              buffer_.data().size());
+    size_t eol = unparsed.find('\n');
+    // "METHOD SP target SP HTTP/1.1": the line is longer than the target by a few bytes only.
+    return eol == std::string_view::npos || eol > limits_.target;
+  }
+
+  std::string TargetTooLongMessage() const {
+    return absl::StrCat("request target longer than ", limits_.target, " bytes");
   }
 
   // While an answer is pending, a client that closes its end cancels it.
@@ -145,6 +245,7 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       res_.set(http::field::server, impl->options.server_name);
     }
     res_.set(http::field::content_type, response.content_type);
+    if (!response.allow.empty()) res_.set(http::field::allow, response.allow);
     size_t length = response.body.size();
     if (!head_) res_.body() = std::move(response.body);
     res_.content_length(length);  // For HEAD: the length a GET would get, and no body.
@@ -155,13 +256,26 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       self->writing_ = false;
       if (ec) return;
       if (!self->res_.keep_alive()) return self->Shutdown();
-      self->Read(self->max_body_bytes_);
+      self->Read();
     });
   }
 
+  // Ends our side; drops what the client still sends, then closes (see kLingerTime).
   void Shutdown() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);  // One deadline for the whole linger.
+    Linger(0);
+  }
+
+  void Linger(size_t discarded) {
+    if (discarded >= kLingerMaxBytes) return Close();
+    linger_buffer_.resize(16 << 10);
+    stream_.async_read_some(asio::buffer(linger_buffer_),
+                            [self = shared_from_this(), discarded](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->Linger(discarded + n);
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -169,7 +283,8 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
-  size_t max_body_bytes_ = 0;
+  std::string linger_buffer_;
+  Limits limits_;
   bool keep_alive_ = true;
   bool head_ = false;
   bool writing_ = false;
@@ -195,7 +310,7 @@ void Accept(const std::shared_ptr<AdminHttpServer::Impl>& impl) {
     auto session = std::make_shared<AdminSession>(std::move(socket), impl);
     std::erase_if(impl->sessions, [](const auto& s) { return s.expired(); });
     impl->sessions.push_back(session);
-    session->Read(impl->options.max_body_bytes);
+    session->Read(impl->options);
     Accept(impl);
   });
 }

@@ -3,6 +3,14 @@
 // keep-alive, a deadline on every read and write, a bound on the request body, HEAD answered
 // without a body.
 //
+// Malformed requests are answered, not dropped, as the data plane's proxy port does: unparseable
+// or ambiguously framed (two Content-Lengths, Content-Length with Transfer-Encoding, a coding
+// other than chunked) 400, a request target longer than max_target_bytes 414, a header larger
+// than max_header_bytes 431, a body larger than max_body_bytes 413. Each such answer is a JSON
+// error ({"error":{"status":N,"code":"...","message":"..."}}) and closes the connection; the
+// server then reads and drops what the client still sends for a moment, so that the client sees
+// the answer rather than a reset.
+//
 // Threading: the handler runs on the server's thread and answers through `done`, at once or later
 // from any thread (a long poll); `done` is called exactly once. For a long poll the handler may
 // return a cancel function: it runs on the server's thread if the client goes away first (the
@@ -32,6 +40,9 @@ struct AdminResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // The Allow field; a 405 must say which methods the resource takes (RFC 9110 15.5.6). The
+  // `{}` lets answers written as {status, body} leave it out without a -Wextra warning.
+  std::string allow{};
 };
 
 class AdminHttpServer {
@@ -44,6 +55,10 @@ class AdminHttpServer {
   struct Options {
     std::string server_name;  // The Server field of every answer.
     size_t max_body_bytes = 1 << 20;  // Larger: 413.
+    // The request line and the fields together; larger: 431 (414 if the request line alone is
+    // longer than max_target_bytes).
+    size_t max_header_bytes = 16 << 10;
+    size_t max_target_bytes = 8 << 10;  // Longer request target (path and query): 414.
   };
 
   // Binds `listen` (see listen_address.h) and starts serving.

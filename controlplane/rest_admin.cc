@@ -1,25 +1,39 @@
 #include "controlplane/rest_admin.h"
 
+#include <algorithm>
 #include <charconv>
-#include <map>
-#include <optional>
-#include <utility>
-
+#include <functional>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/app_config_json.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
+#include "common/message_limits.h"
+#include "common/string_view.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace valet {
 namespace {
 
+// A PUT body is one app. The largest valid app (kMaxEndpointsPerApp endpoints, each with a path
+// of kMaxEndpointPathBytes, and a description of kMaxDescriptionBytes) is about 2.5 MiB of
+// JSON; 8 MiB leaves room for generous formatting and stays far below what the gRPC control
+// API takes (kMaxGrpcMessageBytes). Answers are not bounded by this (a list of every app can
+// reach kMaxSnapshotBytes).
 constexpr size_t kMaxBodyBytes = 8 << 20;
-
+static_assert(kMaxBodyBytes >=
+                  kMaxEndpointsPerApp * (kMaxEndpointPathBytes + 512) + kMaxDescriptionBytes,
+              "the REST admin must take a PUT of the largest valid app");
+static_assert(kMaxBodyBytes <= kMaxGrpcMessageBytes);
 
 AdminResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
   nlohmann::ordered_json j = {{"error", {{"status", status}, {"code", code}, {"message", message}}}};
@@ -55,24 +69,48 @@ struct Query {
   uint32_t timeout_ms = 0;
 };
 
+// A piece of the request quoted in an error: bounded, so that a long URL does not make a long
+// answer.
+std::string Quote(std::string_view text) {
+  constexpr size_t kMaxQuoted = 64;
+  if (text.size() <= kMaxQuoted) return absl::StrCat("\"", AsAbsl(text), "\"");
+  return absl::StrCat("\"", AsAbsl(text.substr(0, kMaxQuoted)), "...\" (", text.size(),
+                      " characters)");
+}
+
 absl::StatusOr<uint64_t> ParseUint(std::string_view key, std::string_view value) {
   uint64_t v = 0;
   auto [end, err] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (value.empty() || err != std::errc() || end != value.data() + value.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("query parameter ", std::string(key), ": expected a number, got \"",
-                     std::string(value), "\""));
+        absl::StrCat("query parameter ", AsAbsl(key), ": expected a number, got ", Quote(value)));
   }
   return v;
 }
 
-absl::StatusOr<Query> ParseQuery(std::string_view query) {
+// Parses the query of a route that takes the parameters `allowed`. Refused (InvalidArgument):
+// a parameter the route does not take, a bad value, and a parameter given twice (which of the
+// two would count is a guess: "?dry_run=true&dry_run=false" must not delete for real).
+absl::StatusOr<Query> ParseQuery(std::string_view query,
+                                 std::initializer_list<std::string_view> allowed) {
   Query q;
-  for (absl::string_view part : absl::StrSplit(absl::string_view(query.data(), query.size()), '&',
-                                               absl::SkipEmpty())) {
+  std::set<std::string, std::less<>> seen;
+  for (absl::string_view part : absl::StrSplit(AsAbsl(query), '&', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
     const std::string& key = kv.first;
     const std::string& value = kv.second;
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      std::string takes = names.empty()
+                              ? std::string("this route takes none")
+                              : absl::StrCat("this route takes ", absl::StrJoin(names, ", "));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown query parameter ", Quote(key), ": ", takes));
+    }
+    if (!seen.insert(key).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("query parameter ", key, " is given more than once; give it once"));
+    }
     if (key == "dry_run") {
       if (value == "true" || value == "1" || value.empty()) {
         q.dry_run = true;
@@ -80,24 +118,29 @@ absl::StatusOr<Query> ParseQuery(std::string_view query) {
         q.dry_run = false;
       } else {
         return absl::InvalidArgumentError(
-            absl::StrCat("query parameter dry_run: expected true or false, got \"", value, "\""));
+            absl::StrCat("query parameter dry_run: expected true or false, got ", Quote(value)));
       }
-    } else if (key == "expected_version" || key == "version" || key == "timeout_ms") {
+    } else {  // expected_version, version, timeout_ms: numbers.
       absl::StatusOr<uint64_t> v = ParseUint(key, value);
       if (!v.ok()) return v.status();
       if (key == "expected_version") q.expected_version = *v;
       if (key == "version") q.version = *v;
-      if (key == "timeout_ms") q.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(*v, 1u << 31));
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown query parameter \"", key, "\""));
+      if (key == "timeout_ms") {
+        q.timeout_ms = static_cast<uint32_t>(std::min<uint64_t>(*v, 1u << 31));
+      }
     }
   }
   return q;
 }
 
-AdminResponse MethodNotAllowed(const std::string& method, std::string_view path) {
-  return ErrorResponse(405, "METHOD_NOT_ALLOWED",
-                       absl::StrCat(method, " is not allowed on ", std::string(path)));
+// 405 with the methods the resource takes, as RFC 9110 asks of a 405.
+AdminResponse MethodNotAllowed(const std::string& method, std::string_view path,
+                               std::string_view allow) {
+  AdminResponse response = ErrorResponse(
+      405, "METHOD_NOT_ALLOWED",
+      absl::StrCat(method, " is not allowed on ", AsAbsl(path), " (allowed: ", AsAbsl(allow), ")"));
+  response.allow = std::string(allow);
+  return response;
 }
 
 AdminResponse PutApp(ControlApi* api, const std::string& name, const std::string& body,
@@ -131,49 +174,61 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view query =
       path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
-  absl::StatusOr<Query> q = ParseQuery(query);
-  if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
   // HEAD is GET without the body (the server drops it) on every route but the long poll.
   const std::string m = request.method == "HEAD" && path != "/v1/wait" ? "GET" : request.method;
   constexpr std::string_view kAppsPrefix = "/v1/apps/";
+  constexpr std::string_view kGet = "GET, HEAD";
+
+  // A read-only route without parameters: GET (and HEAD) only, no query.
+  auto read_only = [&](const std::function<AdminResponse()>& answer) {
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path, kGet));
+    absl::StatusOr<Query> q = ParseQuery(query, {});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
+    return Answer(done, answer());
+  };
 
   if (path == "/v1/apps") {
-    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
-    return Answer(done, JsonResponse(api->ListApps(), false));
+    return read_only([&] { return JsonResponse(api->ListApps(), false); });
   }
   if (path.substr(0, kAppsPrefix.size()) == kAppsPrefix &&
       path.find('/', kAppsPrefix.size()) == std::string_view::npos &&
       path.size() > kAppsPrefix.size()) {
     std::string name(path.substr(kAppsPrefix.size()));
     if (m == "GET") {
-      v1::GetAppRequest r;
-      r.set_name(name);
-      return Answer(done, FromResult(api->GetApp(r), false));
+      return read_only([&] {
+        v1::GetAppRequest r;
+        r.set_name(name);
+        return FromResult(api->GetApp(r), false);
+      });
     }
+    if (m != "PUT" && m != "DELETE") {
+      return Answer(done, MethodNotAllowed(m, path, "GET, HEAD, PUT, DELETE"));
+    }
+    absl::StatusOr<Query> q = ParseQuery(query, {"dry_run", "expected_version"});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
     if (m == "PUT") return Answer(done, PutApp(api, name, request.body, *q));
-    if (m == "DELETE") {
-      v1::DeleteAppRequest r;
-      r.set_name(name);
-      r.set_expected_version(q->expected_version);
-      r.set_dry_run(q->dry_run);
-      return Answer(done, FromResult(api->DeleteApp(r), true));
-    }
-    return Answer(done, MethodNotAllowed(m, path));
+    v1::DeleteAppRequest r;
+    r.set_name(name);
+    r.set_expected_version(q->expected_version);
+    r.set_dry_run(q->dry_run);
+    return Answer(done, FromResult(api->DeleteApp(r), true));
   }
   if (path == "/v1/reload") {
-    if (m != "POST") return Answer(done, MethodNotAllowed(m, path));
+    if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));
+    absl::StatusOr<Query> q = ParseQuery(query, {});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
     return Answer(done, FromResult(api->Reload(), true));
   }
   if (path == "/v1/dataplanes") {
-    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
-    return Answer(done, JsonResponse(api->ListDataPlanes(), true));
+    return read_only([&] { return JsonResponse(api->ListDataPlanes(), true); });
   }
   if (path == "/v1/version") {
-    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
-    return Answer(done, JsonResponse(api->GetVersion(), true));
+    return read_only([&] { return JsonResponse(api->GetVersion(), true); });
   }
   if (path == "/v1/wait") {
-    if (m != "GET") return Answer(done, MethodNotAllowed(m, path));
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path, "GET"));
+    absl::StatusOr<Query> q = ParseQuery(query, {"version", "timeout_ms"});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
     v1::WaitForVersionRequest r;
     r.set_version(q->version);
     r.set_timeout_ms(q->timeout_ms);
@@ -187,7 +242,7 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
     return [api, wait_id] { api->registry()->CancelWait(wait_id); };
   }
   return Answer(done,
-                ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", std::string(path))));
+                ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", Quote(path))));
 }
 
 int HttpStatusForCode(absl::StatusCode code) {

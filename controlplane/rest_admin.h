@@ -10,11 +10,14 @@
 //   GET    /v1/dataplanes           ListDataPlanesResponse
 //   GET    /v1/version              GetVersionResponse
 //   GET    /v1/wait?version=V&timeout_ms=T   WaitForVersionResponse
-// PUT and DELETE take ?dry_run=true and ?expected_version=N. Bodies are protobuf's JSON mapping
-// (camelCase names, uint64 as strings; zero fields of apps are left out as in the conf files).
+// PUT and DELETE take ?dry_run=true and ?expected_version=N. A query parameter the route does not
+// take, a bad value and a parameter given twice are refused (400), never guessed at. Bodies are
+// protobuf's JSON mapping (camelCase names, uint64 as strings; zero fields of apps are left out
+// as in the conf files); a PUT body is at most 8 MiB (413).
 // Errors: {"error":{"status":N,"code":"INVALID_ARGUMENT","message":"..."}} with HTTP 400 for
 // INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 429 RESOURCE_EXHAUSTED, 503
-// UNAVAILABLE, 405 for a wrong method, else 500.
+// UNAVAILABLE, 405 for a wrong method (with Allow), else 500. Malformed HTTP gets the admin
+// server's 400, 414 or 431 (common/admin_http_server.h).
 //
 // Threading: one I/O thread of its own; handlers run on it (a change waits for the conf-dir write).
 // Lifetime: `api` outlives the RestAdmin; Stop (or the destructor) closes the listener and every

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/listen_address.h"
+#include "common/message_limits.h"
 #include "common/status_macros.h"
 
 namespace valet {
@@ -45,6 +46,11 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   // Data planes ping every 10 s (without data: an attach stream is mostly idle); accept that.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              ms(options.min_ping_interval));
+  // gRPC's 4 MiB default is less than a snapshot may be: ListApps answers, snapshots pushed to
+  // data planes and ApplyApps requests all carry up to kMaxSnapshotBytes of apps. Every Valet
+  // gRPC client sets the same limit (common/message_limits.h).
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   builder.RegisterService(s->attach_.get());
   builder.RegisterService(s->control_.get());
   s->server_ = builder.BuildAndStart();

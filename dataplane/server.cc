@@ -76,7 +76,7 @@ bool Server::Drain(std::chrono::milliseconds timeout) {
 AdminResponse Server::HandleAdmin(const AdminRequest& request) {
   constexpr const char* kText = "text/plain; charset=utf-8";
   if (request.method != "GET" && request.method != "HEAD") {
-    return {405, "only GET and HEAD\n", kText};
+    return {405, "only GET and HEAD\n", kText, "GET, HEAD"};
   }
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));

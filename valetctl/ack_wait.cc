@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_join.h"
 #include "valetctl/command_env.h"
 #include "valetctl/output.h"
 
@@ -27,7 +28,15 @@ int WaitAndReport(CommandEnv& env, uint64_t version, std::string_view what) {
   ControlConnection& conn = env.connection();
   v1::WaitForVersionResponse response;
   grpc::Status status = WaitForAcks(conn.stub(), version, conn.timeout(), &response);
-  if (!status.ok()) return conn.ReportError(status, std::string(what) + " --wait", env.err());
+  if (!status.ok()) {
+    // The change itself has landed (it has a version); only the wait failed. Not exit 3, which
+    // says that nothing was sent (a script would send the change again).
+    env.err() << "error: " << what << " --wait: the change landed as version " << version
+              << ", but waiting for the data planes failed ("
+              << absl::StrJoin(StatusErrorLines(status), "; ")
+              << "); check `valetctl dataplanes`\n";
+    return kExitRefused;
+  }
   bool ok = AllAcked(response);
   if (env.global().output == OutputFormat::kJson) {
     env.out() << ToJson(response);

@@ -29,7 +29,8 @@ bool AllAcked(const v1::WaitForVersionResponse& response);
 
 // For commands: waits for `version` with --timeout, prints the outcome (the summary, or one
 // "error: ..." line per data plane that NACKed or stayed silent) and returns the exit code.
-// With -o json it prints the WaitForVersionResponse.
+// With -o json it prints the WaitForVersionResponse. A failed wait says that the change landed
+// (exit kExitRefused, as a data plane that did not answer).
 int WaitAndReport(CommandEnv& env, uint64_t version, std::string_view what);
 
 }  // namespace valet::ctl

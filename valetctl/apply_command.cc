@@ -90,8 +90,10 @@ int Apply(const Invocation& inv, CommandEnv& env) {
   request.set_expected_version(expected_version);
 
   ControlConnection& conn = env.connection();
+  std::unique_ptr<grpc::ClientContext> context = conn.NewContext();
+  if (!dry_run && !conn.ConnectForChange(context->deadline(), env.err())) return kExitUnreachable;
   v1::ApplyAppsResponse response;
-  grpc::Status status = conn.stub().ApplyApps(conn.NewContext().get(), request, &response);
+  grpc::Status status = conn.stub().ApplyApps(context.get(), request, &response);
   if (!status.ok()) {
     return conn.ReportError(status, dry_run ? "apply --dry-run" : "apply", env.err(),
                             [&](const std::string& line) { return NameSources(apps, line); },
@@ -100,10 +102,10 @@ int Apply(const Invocation& inv, CommandEnv& env) {
 
   std::string summary =
       dry_run ? absl::StrCat("dry run: ", apps.size(), " app", apps.size() == 1 ? "" : "s",
-                             " valid (", absl::StrJoin(names, ", "), "); nothing changed, version ",
+                             " valid (", SummariseNames(names), "); nothing changed, version ",
                              response.version(), "\n")
               : absl::StrCat("applied ", apps.size(), " app", apps.size() == 1 ? "" : "s", " (",
-                             absl::StrJoin(names, ", "), "): version ", response.version(), "\n");
+                             SummariseNames(names), "): version ", response.version(), "\n");
   if (!wait) {
     env.Print(response, summary);
     return kExitOk;

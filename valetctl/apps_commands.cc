@@ -1,4 +1,5 @@
 // apps list, apps get NAME.
+#include "valetctl/app_name_arg.h"
 #include "valetctl/command_env.h"
 #include "valetctl/commands.h"
 
@@ -15,6 +16,7 @@ int ListApps(const Invocation& inv, CommandEnv& env) {
 }
 
 int GetApp(const Invocation& inv, CommandEnv& env) {
+  if (!CheckAppNameArg("apps get", inv.args[0], env.err())) return kExitUsage;
   ControlConnection& conn = env.connection();
   v1::GetAppRequest request;
   request.set_name(inv.args[0]);

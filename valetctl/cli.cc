@@ -27,7 +27,8 @@ const char kGlobalFlagsHelp[] =
     "  -h, --help           show help\n";
 
 const char kExitCodesHelp[] =
-    "Exit codes: 0 done, 1 refused or invalid, 2 usage error, 3 server unreachable.\n";
+    "Exit codes: 0 done, 1 refused or invalid, 2 usage error, 3 server unreachable,\n"
+    "4 outcome unknown (a change was sent but no answer came back: it may have landed).\n";
 
 std::string PathString(const std::vector<std::string>& path) { return absl::StrJoin(path, " "); }
 

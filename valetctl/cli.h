@@ -26,6 +26,9 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRefused = 1;      // The server refused, or the input is invalid.
 inline constexpr int kExitUsage = 2;        // Bad command line.
 inline constexpr int kExitUnreachable = 3;  // The control plane cannot be reached.
+// A change was sent and then no answer said what became of it (a deadline, a lost connection):
+// it may have landed.
+inline constexpr int kExitOutcomeUnknown = 4;
 
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:9090";
 inline constexpr std::string_view kServerEnvVar = "VALET_SERVER";

@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/message_limits.h"
 #include "valetctl/cli.h"
 
 namespace valet::ctl {
@@ -75,11 +77,36 @@ int ExitCodeForStatus(const grpc::Status& status, bool channel_ready) {
   return kExitRefused;
 }
 
+int ExitCodeForChange(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return kExitOk;
+    // The control plane's own refusals (and the client's, before anything went out): nothing
+    // changed.
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return kExitRefused;
+    // DEADLINE_EXCEEDED, UNAVAILABLE, CANCELLED, UNKNOWN, INTERNAL, ABORTED, DATA_LOSS: the
+    // change may have been applied before (or while) the call failed.
+    default:
+      return kExitOutcomeUnknown;
+  }
+}
+
 ControlConnection::ControlConnection(std::string server, absl::Duration timeout)
     : server_(std::move(server)), timeout_(timeout) {
   grpc::ChannelArguments args;
   // One try per connection attempt is enough for a CLI; the deadline bounds the rest.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   channel_ = grpc::CreateCustomChannel(server_, grpc::InsecureChannelCredentials(), args);
   stub_ = v1::ControlService::NewStub(channel_);
 }
@@ -91,7 +118,11 @@ std::unique_ptr<grpc::ClientContext> ControlConnection::NewContext(absl::Duratio
 }
 
 bool ControlConnection::Connect(std::string* reason) {
-  auto deadline = DeadlineAfter(timeout_);
+  return Connect(reason, DeadlineAfter(timeout_));
+}
+
+bool ControlConnection::Connect(std::string* reason,
+                                std::chrono::system_clock::time_point deadline) {
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   // IDLE -> CONNECTING -> READY or TRANSIENT_FAILURE: a handful of changes; bounded anyway.
   for (int changes = 0; changes < 100; ++changes) {
@@ -107,10 +138,37 @@ bool ControlConnection::Connect(std::string* reason) {
   return false;
 }
 
+bool ControlConnection::ConnectForChange(std::chrono::system_clock::time_point deadline,
+                                         std::ostream& err) {
+  std::string reason;
+  if (Connect(&reason, deadline)) return true;
+  err << "error: cannot reach the control plane at " << server_ << ": " << reason
+      << "; nothing was sent\n";
+  return false;
+}
+
 int ControlConnection::ReportError(const grpc::Status& status, std::string_view what,
                                    std::ostream& err,
                                    const std::function<std::string(const std::string&)>& rewrite,
                                    bool mutation) {
+  if (mutation) {
+    int code = ExitCodeForChange(status);
+    if (code == kExitOutcomeUnknown) {
+      err << "error: " << what << ": ";
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        err << "no answer within " << absl::FormatDuration(timeout_);
+      } else {
+        err << "the change was sent to " << server_ << ", then the call failed ("
+            << CodeName(status.error_code()) << ": "
+            << absl::StrJoin(StatusErrorLines(status), "; ") << ")";
+      }
+      err << "; the outcome is unknown: the change may have landed; check `valetctl version` "
+             "and `valetctl apps list`";
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) err << " (raise --timeout)";
+      err << "\n";
+      return code;
+    }
+  }
   bool ready = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
   int code = ExitCodeForStatus(status, ready);
   if (code == kExitUnreachable) {
@@ -122,11 +180,8 @@ int ControlConnection::ReportError(const grpc::Status& status, std::string_view 
     return code;
   }
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    err << "error: " << what << ": no answer within " << absl::FormatDuration(timeout_);
-    if (mutation) {
-      err << "; the outcome is unknown: the change may have landed; check `valetctl version`";
-    }
-    err << " (raise --timeout)\n";
+    err << "error: " << what << ": no answer within " << absl::FormatDuration(timeout_)
+        << " (raise --timeout)\n";
     return code;
   }
   std::vector<std::string> lines = StatusErrorLines(status);

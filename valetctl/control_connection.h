@@ -5,6 +5,7 @@
 #ifndef VALET_VALETCTL_CONTROL_CONNECTION_H_
 #define VALET_VALETCTL_CONTROL_CONNECTION_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -26,8 +27,15 @@ std::vector<std::string> StatusErrorLines(const grpc::Status& status);
 // when the channel never became ready (the deadline ran out while connecting); kExitRefused else.
 int ExitCodeForStatus(const grpc::Status& status, bool channel_ready);
 
+// The exit code for a change (apply, delete, reload) that failed after it was sent: kExitRefused
+// when the control plane refused it (such an answer means nothing changed), kExitOutcomeUnknown
+// when no answer says what became of it (a deadline, a lost connection, an internal error).
+int ExitCodeForChange(const grpc::Status& status);
+
 class ControlConnection {
  public:
+  // The channel takes messages up to kMaxGrpcMessageBytes both ways (common/message_limits.h), as
+  // the control plane does: a list of every app can be larger than gRPC's 4 MiB default.
   ControlConnection(std::string server, absl::Duration timeout);
 
   v1::ControlService::Stub& stub() { return *stub_; }
@@ -39,14 +47,24 @@ class ControlConnection {
   std::unique_ptr<grpc::ClientContext> NewContext(
       absl::Duration extra = absl::ZeroDuration()) const;
 
-  // Connects the channel, waiting up to the timeout. Fails fast when a connection attempt fails
-  // (e.g. refused). On failure returns false and sets `reason` to a phrase for the error line.
+  // Connects the channel, waiting up to the timeout (or `deadline`). Fails fast when a connection
+  // attempt fails (e.g. refused). On failure returns false and sets `reason` to a phrase for the
+  // error line.
   bool Connect(std::string* reason);
+  bool Connect(std::string* reason, std::chrono::system_clock::time_point deadline);
+
+  // For a change (apply, delete, reload), before sending it: connects by `deadline` (the call's),
+  // so that a failure can be told apart. Without a connection the change was never sent: prints
+  // "cannot reach" to `err` and returns false (exit kExitUnreachable). Once connected, a call that
+  // fails without the control plane's refusal may have landed: ReportError with `mutation` says
+  // so. (A connection lost between the two makes the outcome unknown too: the safe side.)
+  bool ConnectForChange(std::chrono::system_clock::time_point deadline, std::ostream& err);
 
   // Prints the error lines of a failed call to `err` ("error: ..." each) and returns its exit code.
   // `what` names the call, e.g. "apply". `rewrite`, when set, maps each error line of a refusal
-  // (e.g. to name the local file an "apps[2]" came from). A `mutation` that timed out says its
-  // outcome is unknown (the control plane may have applied it after the deadline).
+  // (e.g. to name the local file an "apps[2]" came from). A `mutation` (sent after
+  // ConnectForChange) that failed without a refusal says its outcome is unknown and how to check
+  // it (the control plane may have applied it) and returns kExitOutcomeUnknown.
   int ReportError(const grpc::Status& status, std::string_view what, std::ostream& err,
                   const std::function<std::string(const std::string&)>& rewrite = nullptr,
                   bool mutation = false);

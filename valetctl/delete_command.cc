@@ -2,6 +2,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "valetctl/ack_wait.h"
+#include "valetctl/app_name_arg.h"
 #include "valetctl/command_env.h"
 #include "valetctl/commands.h"
 
@@ -13,6 +14,9 @@ int Delete(const Invocation& inv, CommandEnv& env) {
   if (dry_run && inv.Has("wait")) {
     env.err() << "error: delete: --wait cannot be used with --dry-run (a dry run makes no "
                  "version)\n";
+    return kExitUsage;
+  }
+  if (!CheckAppNameArg(dry_run ? "delete --dry-run" : "delete", inv.args[0], env.err())) {
     return kExitUsage;
   }
   v1::DeleteAppRequest request;
@@ -28,8 +32,10 @@ int Delete(const Invocation& inv, CommandEnv& env) {
     request.set_expected_version(expected);
   }
   ControlConnection& conn = env.connection();
+  std::unique_ptr<grpc::ClientContext> context = conn.NewContext();
+  if (!dry_run && !conn.ConnectForChange(context->deadline(), env.err())) return kExitUnreachable;
   v1::DeleteAppResponse response;
-  grpc::Status status = conn.stub().DeleteApp(conn.NewContext().get(), request, &response);
+  grpc::Status status = conn.stub().DeleteApp(context.get(), request, &response);
   if (!status.ok()) {
     return conn.ReportError(status, (dry_run ? "delete --dry-run " : "delete ") + inv.args[0],
                             env.err(), nullptr, /*mutation=*/!dry_run);

@@ -158,13 +158,21 @@ std::string RenderDataPlanesTable(const v1::ListDataPlanesResponse& response) {
   return out;
 }
 
+std::string SummariseNames(const std::vector<std::string>& names) {
+  if (names.size() <= kMaxNamesShown) return absl::StrJoin(names, ", ");
+  return absl::StrCat(absl::StrJoin(names.begin(), names.begin() + kMaxNamesShown, ", "), " and ",
+                      names.size() - kMaxNamesShown, " more");
+}
+
 std::string RenderVersionEvent(const v1::VersionEvent& event) {
   std::string out = absl::StrCat("version ", event.version());
   if (!event.changed_apps().empty()) {
-    absl::StrAppend(&out, "  changed: ", absl::StrJoin(event.changed_apps(), ", "));
+    absl::StrAppend(&out, "  changed: ",
+                    SummariseNames({event.changed_apps().begin(), event.changed_apps().end()}));
   }
   if (!event.deleted_apps().empty()) {
-    absl::StrAppend(&out, "  deleted: ", absl::StrJoin(event.deleted_apps(), ", "));
+    absl::StrAppend(&out, "  deleted: ",
+                    SummariseNames({event.deleted_apps().begin(), event.deleted_apps().end()}));
   }
   return out;
 }

@@ -50,7 +50,13 @@ std::string RenderAppDetails(const v1::AppConfig& app);
 // control plane's version first.
 std::string RenderDataPlanesTable(const v1::ListDataPlanesResponse& response);
 
-// One line of `watch`: "version 7  changed: a, b  deleted: c".
+// A list of app names for a line meant for people: "a, b, c" up to kMaxNamesShown names, then
+// "a, b, c, d, e and 1995 more" (applying thousands of apps must not print one huge line; -o json
+// has every name).
+inline constexpr size_t kMaxNamesShown = 5;
+std::string SummariseNames(const std::vector<std::string>& names);
+
+// One line of `watch`: "version 7  changed: a, b  deleted: c" (names summarised as above).
 std::string RenderVersionEvent(const v1::VersionEvent& event);
 
 // The outcome of `apply --wait` for people. WaitProblems: one line per data plane that NACKed

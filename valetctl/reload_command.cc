@@ -9,8 +9,10 @@ namespace {
 
 int Reload(const Invocation& inv, CommandEnv& env) {
   ControlConnection& conn = env.connection();
+  std::unique_ptr<grpc::ClientContext> context = conn.NewContext();
+  if (!conn.ConnectForChange(context->deadline(), env.err())) return kExitUnreachable;
   v1::ReloadResponse response;
-  grpc::Status status = conn.stub().Reload(conn.NewContext().get(), {}, &response);
+  grpc::Status status = conn.stub().Reload(context.get(), {}, &response);
   if (!status.ok()) return conn.ReportError(status, "reload", env.err(), nullptr, /*mutation=*/true);
   std::string summary = absl::StrCat("reloaded the conf dir: version ", response.version(), "\n");
   if (!inv.Has("wait")) {

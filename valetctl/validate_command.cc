@@ -39,7 +39,7 @@ int Validate(const Invocation& inv, CommandEnv& env) {
     std::vector<std::string> names;
     for (const SourcedApp& app : apps) names.push_back(app.app.name());
     env.out() << "valid: " << apps.size() << " app" << (apps.size() == 1 ? "" : "s") << " ("
-              << absl::StrJoin(names, ", ") << ")\n";
+              << SummariseNames(names) << ")\n";
   }
   for (const std::string& e : response.errors()) env.err() << "error: " << e << "\n";
   return response.errors().empty() ? kExitOk : kExitRefused;

@@ -77,6 +77,14 @@ int Watch(const Invocation& inv, CommandEnv& env) {
     env.err() << "error: the control plane at " << conn.server() << " ended the watch\n";
     return kExitUnreachable;
   }
+  // A control plane that shuts down cancels its calls (gRPC says "Cancelling all calls"); one
+  // that dies drops the connection. Either way it stopped: say so, not gRPC's words.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::CANCELLED) {
+    env.err() << "error: watch: the control plane at " << conn.server()
+              << " stopped (it shut down, or the connection to it was lost)\n";
+    return kExitUnreachable;
+  }
   return conn.ReportError(status, "watch", env.err());
 }
 

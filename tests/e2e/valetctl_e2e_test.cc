@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -36,6 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::valet::testing::Process;
 using ::valet::testing::TempDir;
@@ -581,9 +583,200 @@ TEST_F(ValetctlE2eTest, AChangeWithoutAnAnswerMayHaveLanded) {
       {"--server", absl::StrCat("127.0.0.1:", port), "--timeout", "1s", "apply", "-f", file});
   service.ReleaseAll();
   server->Shutdown();
-  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.exit_code, 4) << r;
   EXPECT_THAT(r.err, HasSubstr("error: apply: no answer within 1s; the outcome is unknown: the "
                                "change may have landed; check `valetctl version`"));
+}
+
+// A control plane that takes a change and dies before it answers (the change may have landed):
+// each change it receives is reported, then the test shuts the server down, which cancels the
+// call and closes the connection.
+class DyingControlService final : public v1::ControlService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ApplyApps(grpc::CallbackServerContext*, const v1::ApplyAppsRequest*,
+                                      v1::ApplyAppsResponse*) override {
+    return Hold();
+  }
+  grpc::ServerUnaryReactor* DeleteApp(grpc::CallbackServerContext*, const v1::DeleteAppRequest*,
+                                      v1::DeleteAppResponse*) override {
+    return Hold();
+  }
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext*, const v1::ReloadRequest*,
+                                   v1::ReloadResponse*) override {
+    return Hold();
+  }
+  int received() const { return received_.load(); }
+
+ private:
+  // Never answers by itself; finishes when the call is cancelled (server shutdown), which lets
+  // Shutdown return.
+  class Held final : public grpc::ServerUnaryReactor {
+    void OnCancel() override { Finish(grpc::Status(grpc::StatusCode::CANCELLED, "")); }
+    void OnDone() override { delete this; }
+  };
+  grpc::ServerUnaryReactor* Hold() {
+    received_.fetch_add(1);
+    return new Held();
+  }
+  std::atomic<int> received_{0};
+};
+
+TEST_F(ValetctlE2eTest, AChangeLostAfterItWasSentHasAnUnknownOutcome) {
+  for (std::vector<std::string> change : std::vector<std::vector<std::string>>{
+           {"apply", "-f", WriteApp("a.json", AppJson("a"))}, {"delete", "a"}, {"reload"}}) {
+    DyingControlService service;
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    std::string address = absl::StrCat("127.0.0.1:", port);
+    change.insert(change.begin(), {"--server", address, "--timeout", "20s"});
+    std::unique_ptr<Process> ctl = StartValetctl(change);
+    ASSERT_NE(ctl, nullptr);
+    bool received = WaitFor([&] { return service.received() == 1; }, absl::Seconds(20));
+    // The control plane goes away with the change in hand.
+    server->Shutdown(std::chrono::system_clock::now());
+    ASSERT_TRUE(received) << ctl->Log();
+    absl::StatusOr<int> code = ctl->Wait(kRunTimeout);
+    ASSERT_TRUE(code.ok()) << code.status();
+    std::string err = ctl->Stderr();
+    std::string what = change[4] == "delete" ? "delete a" : change[4];
+    EXPECT_EQ(*code, 4) << what << ": " << err;
+    EXPECT_THAT(err, StartsWith("error: " + what + ": the change was sent to " + address +
+                                ", then the call failed ("))
+        << err;
+    EXPECT_THAT(err, HasSubstr("the outcome is unknown: the change may have landed; check "
+                               "`valetctl version` and `valetctl apps list`"));
+    EXPECT_THAT(err, Not(HasSubstr("cannot reach")));
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_EQ(ctl->Stdout(), "");
+  }
+}
+
+// A control plane that applies a change (version 7) and then fails the wait for data planes.
+class FailingWaitControlService final : public v1::ControlService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ApplyApps(grpc::CallbackServerContext* context,
+                                      const v1::ApplyAppsRequest*,
+                                      v1::ApplyAppsResponse* response) override {
+    response->set_version(7);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* WaitForVersion(grpc::CallbackServerContext* context,
+                                           const v1::WaitForVersionRequest*,
+                                           v1::WaitForVersionResponse*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+    return reactor;
+  }
+};
+
+// The change landed: a failed wait must not look like "nothing was sent" (exit 3).
+TEST_F(ValetctlE2eTest, AFailedWaitSaysTheChangeLanded) {
+  FailingWaitControlService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  RunResult r = RunRaw({"--server", absl::StrCat("127.0.0.1:", port), "apply", "--wait", "-f",
+                        WriteApp("a.json", AppJson("a"))});
+  server->Shutdown();
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.out, "applied 1 app (a): version 7\n");
+  EXPECT_EQ(r.err,
+            "error: apply --wait: the change landed as version 7, but waiting for the data planes "
+            "failed (shutting down); check `valetctl dataplanes`\n");
+}
+
+TEST_F(ValetctlE2eTest, WatchSaysTheControlPlaneStopped) {
+  std::unique_ptr<Process> watch = StartValetctl({"--server", server_, "watch"});
+  ASSERT_NE(watch, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return !watch->Stdout().empty(); }, absl::Seconds(10))) << watch->Log();
+  ASSERT_TRUE(control_plane_->Signal(SIGTERM).ok());
+  absl::StatusOr<int> code = watch->Wait(kRunTimeout);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 3) << watch->Stderr();
+  EXPECT_EQ(watch->Stderr(),
+            absl::StrCat("error: watch: the control plane at ", server_,
+                         " stopped (it shut down, or the connection to it was lost)\n"));
+}
+
+// A name no app can have is refused before the call (it used to fail on gRPC's metadata limit).
+TEST_F(ValetctlE2eTest, AnInvalidAppNameIsAUsageError) {
+  for (const char* command : {"get", "delete"}) {
+    std::vector<std::string> args = {std::string(10000, 'n')};
+    if (std::string(command) == "get") {
+      args.insert(args.begin(), {"apps", "get"});
+    } else {
+      args.insert(args.begin(), "delete");
+    }
+    RunResult r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << r;
+    EXPECT_THAT(r.err, HasSubstr("(10000 characters) is not a valid app name")) << r;
+    EXPECT_THAT(r.err, Not(HasSubstr("metadata")));
+  }
+}
+
+// An app set larger than gRPC's 4 MiB default message: every direction between valetctl and the
+// control plane takes it (list and get answers, an apply request).
+TEST_F(ValetctlE2eTest, AnAppSetLargerThanGrpcsDefaultMessage) {
+  // 24 apps x 120 endpoints x a 1,800-byte path: about 5.3 MB, within every per-app bound
+  // (1,024 endpoints, 2 KiB paths).
+  constexpr int kApps = 24;
+  constexpr int kEndpoints = 120;
+  auto app_json = [&](int i, const std::string& description) {
+    std::string name = absl::StrCat("big", 10 + i);
+    std::vector<std::string> endpoints;
+    for (int e = 0; e < kEndpoints; ++e) {
+      endpoints.push_back(absl::StrCat(R"({"host": "127.0.0.1", "port": )", 10000 + e,
+                                       R"(, "path": "/)", std::string(1800, 'a' + e % 26),
+                                       R"("})"));
+    }
+    return std::make_pair(
+        name, absl::StrCat(R"({"name": ")", name, R"(", "description": ")", description,
+                           R"(", "endpoints": [)", absl::StrJoin(endpoints, ", "), "]}\n"));
+  };
+  // Written straight into the conf dir, read at start.
+  ASSERT_TRUE(control_plane_->Signal(SIGTERM).ok());
+  ASSERT_TRUE(control_plane_->Wait(absl::Seconds(20)).ok());
+  size_t bytes = 0;
+  for (int i = 0; i < kApps; ++i) {
+    auto [name, json] = app_json(i, "on disk");
+    bytes += json.size();
+    dir_.WriteFile("conf/" + name + ".json", json);
+  }
+  ASSERT_GT(bytes, size_t{5} << 20);
+  StartControlPlane();
+
+  RunResult r = Ctl({"-o", "json", "apps", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_GT(r.out.size(), size_t{4} << 20);
+  v1::ListAppsResponse list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &list).ok());
+  ASSERT_EQ(list.apps_size(), kApps);
+  EXPECT_EQ(list.apps(0).endpoints_size(), kEndpoints);
+  ASSERT_GT(list.ByteSizeLong(), size_t{4} << 20);
+
+  // Applying all of them again is one request of the same size; the summary stays one short line.
+  for (int i = 0; i < kApps; ++i) {
+    auto [name, json] = app_json(i, "applied");
+    WriteApp("big/" + name + ".json", json);
+  }
+  uint64_t v0 = Version();
+  r = Ctl({"apply", "-f", dir_.Join("in/big")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("applied 24 apps (big10, big11, big12, big13, big14 and 19 more): "
+                                "version ",
+                                v0 + 1, "\n"));
+  list = ListApps();
+  ASSERT_EQ(list.apps_size(), kApps);
+  EXPECT_EQ(list.apps(kApps - 1).description(), "applied");
 }
 
 }  // namespace

@@ -709,6 +709,152 @@ TEST_F(ControlPlaneTest, DeleteDryRunChangesNothing) {
   EXPECT_EQ(server_->store()->version(), 1u);
 }
 
+// Last-wins would let "?dry_run=true&dry_run=false" delete for real and
+// "?expected_version=7&expected_version=0" skip the check: a repeated parameter is refused, as is
+// one the route does not take.
+TEST_F(ControlPlaneTest, RestRefusesRepeatedAndUnknownQueryParameters) {
+  const std::string http = server_->http_address();
+  const std::string app = R"({"endpoints": [{"host": "c.test", "port": 80}]})";
+  struct Case {
+    std::string method, target, body, says;
+  };
+  const std::vector<Case> cases = {
+      {"DELETE", "/v1/apps/first?dry_run=true&dry_run=false", "",
+       "dry_run is given more than once"},
+      {"DELETE", "/v1/apps/first?expected_version=7&expected_version=0", "",
+       "expected_version is given more than once"},
+      {"DELETE", "/v1/apps/first?dry_run=true&dry_run=true", "", "more than once"},
+      {"PUT", "/v1/apps/third?dry_run=true&dry_run=false", app, "more than once"},
+      {"PUT", "/v1/apps/third?expected_version=9&expected_version=0", app, "more than once"},
+      {"GET", "/v1/wait?version=1&version=2&timeout_ms=10", "", "version is given more than once"},
+      // Parameters of other routes, and unknown ones.
+      {"GET", "/v1/apps?dry_run=true", "",
+       R"(unknown query parameter \"dry_run\": this route takes none)"},
+      {"GET", "/v1/apps/first?expected_version=1", "", "unknown query parameter"},
+      {"POST", "/v1/reload?dry_run=true", "", "unknown query parameter"},
+      {"DELETE", "/v1/apps/first?timeout_ms=5", "",
+       R"(unknown query parameter \"timeout_ms\": this route takes dry_run, expected_version)"},
+      {"DELETE", "/v1/apps/first?dryrun=true", "", R"(unknown query parameter \"dryrun\")"},
+      {"GET", "/v1/version?" + std::string(200, 'k') + "=1", "", "(200 characters)"},
+      // Bad values.
+      {"DELETE", "/v1/apps/first?dry_run=yes", "", "dry_run: expected true or false"},
+      {"DELETE", "/v1/apps/first?expected_version=-1", "", "expected_version: expected a number"},
+      {"GET", "/v1/wait?version=1&timeout_ms=soon", "", "timeout_ms: expected a number"},
+  };
+  for (const Case& c : cases) {  // `says` as it appears in the JSON body (quotes escaped).
+    HttpResult r = Http(http, c.method, c.target, c.body);
+    EXPECT_EQ(r.status, 400) << c.method << " " << c.target << ": " << r.body;
+    EXPECT_NE(r.body.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(c.says), std::string::npos) << c.target << ": " << r.body;
+    EXPECT_LT(r.body.size(), 400u) << r.body;  // A long parameter is not echoed whole.
+  }
+  EXPECT_TRUE(fs::exists(conf_ + "/first.json"));
+  EXPECT_FALSE(fs::exists(conf_ + "/third.json"));
+  EXPECT_EQ(server_->store()->version(), 1u);
+
+  // Each parameter once still works.
+  HttpResult r = Http(http, "DELETE", "/v1/apps/first?dry_run=true&expected_version=1");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(fs::exists(conf_ + "/first.json"));
+}
+
+// The first line of the answer to `bytes` sent raw to the REST admin, and whether the server
+// closed the connection after it.
+struct RawAnswer {
+  std::string status_line;
+  std::string text;
+  bool closed = false;
+};
+RawAnswer SendRawTo(const std::string& address, const std::string& bytes) {
+  auto [host, port] = *testing::SplitHostPort(address);
+  RawAnswer answer;
+  absl::StatusOr<std::string> out =
+      testing::SendRaw(host, port, bytes, absl::Seconds(10), &answer.closed);
+  if (!out.ok()) return answer;
+  answer.text = *out;
+  answer.status_line = out->substr(0, out->find("\r\n"));
+  return answer;
+}
+
+// Malformed HTTP is answered (400, 414, 431) with a JSON error, not dropped, and the connection
+// closes after the answer.
+TEST_F(ControlPlaneTest, RestAnswersMalformedHttp) {
+  const std::string http = server_->http_address();
+  struct Case {
+    std::string name, bytes, status_line, code;
+  };
+  const std::vector<Case> cases = {
+      {"two equal Content-Lengths",
+       "GET /v1/version HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"
+       "hello",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"two different Content-Lengths",
+       "POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+       "hello!",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"Content-Length and Transfer-Encoding",
+       "POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"Transfer-Encoding and Content-Length",
+       "POST /v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Length: 5\r\n\r\n0\r\n\r\n",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"a coding other than chunked, then Content-Length",
+       "POST /v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+       "Content-Length: 5\r\n\r\nhello",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"a garbage request line", "\x16\x03\x01 garbage\r\n\r\n", "HTTP/1.1 400 Bad Request",
+       "BAD_REQUEST"},
+      {"a request line without a version", "GET /v1/version\r\nHost: x\r\n\r\n",
+       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+      {"a 20 KB header",
+       "GET /v1/version HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n",
+       "HTTP/1.1 431 Request Header Fields Too Large", "HEADER_TOO_LARGE"},
+      {"a 10,000-character path",
+       "GET /v1/apps/" + std::string(10000, 'p') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+       "HTTP/1.1 414 URI Too Long", "URI_TOO_LONG"},
+      {"a 20,000-character path (past the header limit too)",
+       "GET /v1/apps/" + std::string(20000, 'p') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+       "HTTP/1.1 414 URI Too Long", "URI_TOO_LONG"},
+  };
+  for (const Case& c : cases) {
+    RawAnswer answer = SendRawTo(http, c.bytes);
+    EXPECT_EQ(answer.status_line, c.status_line) << c.name << ":\n" << answer.text;
+    EXPECT_NE(answer.text.find("\"code\":\"" + c.code + "\""), std::string::npos) << c.name << ":\n"
+                                                                                  << answer.text;
+    EXPECT_NE(answer.text.find("Connection: close"), std::string::npos) << c.name;
+    EXPECT_TRUE(answer.closed) << c.name;
+    EXPECT_LT(answer.text.size(), 1000u) << c.name << ": echoes the request?";
+  }
+  // Nothing of it was acted on; a good request on a new connection is served.
+  EXPECT_EQ(server_->store()->version(), 1u);
+  EXPECT_EQ(Http(http, "GET", "/v1/version").status, 200);
+}
+
+// A 405 says which methods the resource takes (Allow), on every route.
+TEST_F(ControlPlaneTest, Rest405SaysWhatIsAllowed) {
+  testing::HttpClient http(server_->http_address());
+  struct Case {
+    std::string method, target, allow;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v1/apps", "GET, HEAD"},     {"PATCH", "/v1/apps/first", "GET, HEAD, PUT, DELETE"},
+      {"GET", "/v1/reload", "POST"},         {"DELETE", "/v1/dataplanes", "GET, HEAD"},
+      {"PUT", "/v1/version", "GET, HEAD"},   {"HEAD", "/v1/wait?version=1", "GET"},
+      {"POST", "/v1/wait?version=1", "GET"},
+  };
+  for (const Case& c : cases) {
+    auto res = http.Send(c.method, c.target);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 405) << c.method << " " << c.target;
+    EXPECT_EQ(res->Header("Allow"), c.allow) << c.method << " " << c.target;
+    if (c.method != "HEAD") {
+      EXPECT_NE(res->body.find("METHOD_NOT_ALLOWED"), std::string::npos) << res->body;
+    }
+  }
+}
+
 TEST_F(ControlPlaneTest, OneControlPlanePerConfDirAndPerPort) {
   ControlPlaneOptions options;
   options.conf_dir = conf_;

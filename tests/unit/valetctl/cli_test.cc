@@ -41,6 +41,7 @@ TEST_F(ParseTest, TopLevelHelpListsEveryCommandAndExitCodes) {
       EXPECT_THAT(r.text, HasSubstr(command));
     }
     EXPECT_THAT(r.text, HasSubstr("3 server unreachable"));
+    EXPECT_THAT(r.text, HasSubstr("4 outcome unknown"));
   }
 }
 
@@ -243,12 +244,62 @@ TEST_F(RunTest, ApplyDryRunWithWaitIsAUsageError) {
   EXPECT_THAT(err_.str(), HasSubstr("--wait cannot be used with --dry-run"));
 }
 
+// A name no app can have is a usage error before anything is sent: port 1 has no server, so a
+// call would exit 3 (and a 10,000-character name used to fail on gRPC's metadata limit).
+TEST_F(RunTest, AnInvalidAppNameIsAUsageErrorBeforeAnyCall) {
+  const std::string long_name(10000, 'a');
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"apps", "get", long_name},
+           {"delete", long_name},
+           {"delete", "--dry-run", long_name},
+           {"apps", "get", "../etc"},
+           {"delete", "a/b"},
+           {"apps", "get", "has space"},
+       }) {
+    args.insert(args.begin(), {"--server", "127.0.0.1:1", "--timeout", "2s"});
+    EXPECT_EQ(Run(args), kExitUsage) << err_.str();
+    std::string err = err_.str();
+    EXPECT_THAT(err, HasSubstr("is not a valid app name")) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_LT(err.size(), 250u) << err;  // The name is shortened, not printed whole.
+    EXPECT_EQ(out_.str(), "");
+  }
+  EXPECT_EQ(err_.str(),
+            "error: apps get: \"has space\" is not a valid app name, so no app has it (see "
+            "\"name\" in docs/config.md)\n");
+  Run({"--server", "127.0.0.1:1", "apps", "get", long_name});
+  EXPECT_THAT(err_.str(), HasSubstr("...\" (10000 characters) is not a valid app name"));
+  Run({"--server", "127.0.0.1:1", "apps", "get", "bad\nname"});
+  EXPECT_THAT(err_.str(), HasSubstr("\"bad\\nname\""));  // Escaped: one line.
+}
+
 TEST_F(RunTest, UnreachableServerIsExit3) {
   EXPECT_EQ(Run({"--server", "127.0.0.1:1", "--timeout", "2s", "apps", "list"}), kExitUnreachable);
   EXPECT_THAT(err_.str(), StartsWith("error: cannot reach the control plane at 127.0.0.1:1: "));
   std::string err = err_.str();
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_EQ(Run({"--server", "127.0.0.1:1", "--timeout", "2s", "watch"}), kExitUnreachable);
+  // A change that could not be sent is not "outcome unknown": it never left.
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"apply", "-f", Path("good")}, {"delete", "x"}, {"reload"}}) {
+    args.insert(args.begin(), {"--server", "127.0.0.1:1", "--timeout", "2s"});
+    EXPECT_EQ(Run(args), kExitUnreachable) << err_.str();
+    EXPECT_THAT(err_.str(), StartsWith("error: cannot reach the control plane at 127.0.0.1:1: "));
+    EXPECT_THAT(err_.str(), HasSubstr("nothing was sent"));
+  }
+}
+
+// Summaries name a few apps, then count the rest: 2,000 apps must not make one 18 KB line.
+TEST_F(RunTest, ValidateOfManyAppsPrintsAShortLine) {
+  std::filesystem::create_directories(dir_ / "many");
+  for (int i = 0; i < 300; ++i) {
+    std::string name = "app" + std::to_string(1000 + i);
+    Write("many/" + name + ".json",
+          R"({"name": ")" + name + R"(", "endpoints": [{"host": "h", "port": 1}]})");
+  }
+  EXPECT_EQ(Run({"validate", "-f", Path("many")}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "valid: 300 apps (app1000, app1001, app1002, app1003, app1004 and 295 more)\n");
 }
 
 }  // namespace

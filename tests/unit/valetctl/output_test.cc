@@ -130,6 +130,24 @@ TEST(VersionEventTest, OneLine) {
   EXPECT_EQ(RenderVersionEvent(event), "version 9  changed: a, b  deleted: c");
 }
 
+TEST(VersionEventTest, ManyAppsAreSummarised) {
+  v1::VersionEvent event;
+  event.set_version(9);
+  for (int i = 0; i < 2000; ++i) event.add_changed_apps("app" + std::to_string(i));
+  event.add_deleted_apps("gone");
+  EXPECT_EQ(RenderVersionEvent(event),
+            "version 9  changed: app0, app1, app2, app3, app4 and 1995 more  deleted: gone");
+}
+
+TEST(SummariseNamesTest, AFewNamesThenACount) {
+  EXPECT_EQ(SummariseNames({}), "");
+  EXPECT_EQ(SummariseNames({"a"}), "a");
+  EXPECT_EQ(SummariseNames({"a", "b", "c", "d", "e"}), "a, b, c, d, e");
+  EXPECT_EQ(SummariseNames({"a", "b", "c", "d", "e", "f"}), "a, b, c, d, e and 1 more");
+  std::vector<std::string> many(2000, std::string(8, 'n'));
+  EXPECT_LT(SummariseNames(many).size(), 80u);
+}
+
 TEST(WaitResultTest, SummaryAndProblems) {
   v1::WaitForVersionResponse response;
   response.set_version(4);
@@ -176,6 +194,23 @@ TEST(StatusTest, ExitCodes) {
   EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::FAILED_PRECONDITION, ""), true),
             kExitRefused);
   EXPECT_EQ(ExitCodeForStatus(grpc::Status(StatusCode::NOT_FOUND, ""), true), kExitRefused);
+}
+
+// A change that was sent: a refusal means nothing changed; anything else may have landed.
+TEST(StatusTest, ExitCodesOfASentChange) {
+  using grpc::StatusCode;
+  EXPECT_EQ(ExitCodeForChange(grpc::Status::OK), kExitOk);
+  for (StatusCode refused :
+       {StatusCode::INVALID_ARGUMENT, StatusCode::NOT_FOUND, StatusCode::FAILED_PRECONDITION,
+        StatusCode::RESOURCE_EXHAUSTED, StatusCode::PERMISSION_DENIED, StatusCode::UNAUTHENTICATED,
+        StatusCode::UNIMPLEMENTED}) {
+    EXPECT_EQ(ExitCodeForChange(grpc::Status(refused, "")), kExitRefused) << refused;
+  }
+  for (StatusCode unknown :
+       {StatusCode::UNAVAILABLE, StatusCode::DEADLINE_EXCEEDED, StatusCode::CANCELLED,
+        StatusCode::UNKNOWN, StatusCode::INTERNAL, StatusCode::ABORTED, StatusCode::DATA_LOSS}) {
+    EXPECT_EQ(ExitCodeForChange(grpc::Status(unknown, "")), kExitOutcomeUnknown) << unknown;
+  }
 }
 
 }  // namespace

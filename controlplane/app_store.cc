@@ -100,7 +100,7 @@ absl::StatusOr<std::unique_ptr<AppStore>> AppStore::Open(const std::string& conf
   // Version and epoch are set once known; the size is checked before anything is written.
   std::shared_ptr<v1::ControlPlaneMessage> message = MakeMessage(0, 0, entries);
   if (size_t size = WidestSnapshotBytes(message->snapshot()); size > options.max_snapshot_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
+    return absl::OutOfRangeError(absl::StrCat(
         "conf dir ", conf_dir, ": a snapshot of its ", Apps(entries.size()), " would be ", size,
         " bytes, more than the ", options.max_snapshot_bytes, " bytes a data plane accepts"));
   }
@@ -138,7 +138,7 @@ std::shared_ptr<v1::ControlPlaneMessage> AppStore::MakeMessage(uint64_t version,
 absl::Status AppStore::CheckSize(const v1::ConfigSnapshot& snapshot) const {
   size_t size = WidestSnapshotBytes(snapshot);
   if (size <= options_.max_snapshot_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(
+  return absl::OutOfRangeError(
       absl::StrCat("refused: a snapshot of the resulting ", Apps(snapshot.apps_size()),
                    " would be ", size, " bytes, more than the ", options_.max_snapshot_bytes,
                    " bytes a data plane accepts; nothing changed"));

@@ -5,7 +5,7 @@
 // (re-read the dir). Each change validates the whole resulting set first; a refused change returns
 // INVALID_ARGUMENT (one "SOURCE: json.path: reason" per line) and changes nothing, neither disk nor
 // version. So does a change whose snapshot would be larger than data planes accept
-// (RESOURCE_EXHAUSTED, naming both sizes). An accepted change is written to disk atomically
+// (OUT_OF_RANGE, naming both sizes). An accepted change is written to disk atomically
 // (change_intent.h) before it is acknowledged and carries the next version (current + 1). An app
 // keeps the file it was loaded from: an app loaded from foo.json whose name is "bar" is rewritten
 // in foo.json; a new app goes to NAME.json.
@@ -75,7 +75,7 @@ class AppStore {
   using Listener = std::function<void(const StoreChange&)>;
 
   // Loads `conf_dir`. InvalidArgument listing every error if any file is invalid;
-  // RESOURCE_EXHAUSTED if the apps make too large a snapshot; the errors of StartNumbering.
+  // OUT_OF_RANGE if the apps make too large a snapshot; the errors of StartNumbering.
   static absl::StatusOr<std::unique_ptr<AppStore>> Open(const std::string& conf_dir,
                                                         const AppStoreOptions& options = {});
 
@@ -125,7 +125,7 @@ class AppStore {
   // The snapshot of `entries` wrapped for the attach stream.
   static std::shared_ptr<v1::ControlPlaneMessage> MakeMessage(uint64_t version, uint64_t epoch,
                                                               const Entries& entries);
-  // RESOURCE_EXHAUSTED naming both sizes if `snapshot` is larger than data planes accept.
+  // OUT_OF_RANGE naming both sizes if `snapshot` is larger than data planes accept.
   absl::Status CheckSize(const v1::ConfigSnapshot& snapshot) const;
 
   absl::Status CheckExpected(const ChangeOptions& options) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -251,6 +251,7 @@ int HttpStatusForCode(absl::StatusCode code) {
     case absl::StatusCode::kNotFound: return 404;
     case absl::StatusCode::kFailedPrecondition: return 409;
     case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kOutOfRange: return 413;  // The change would make too large a snapshot.
     case absl::StatusCode::kUnavailable: return 503;
     default: return 500;
   }

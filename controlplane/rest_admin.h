@@ -15,8 +15,9 @@
 // protobuf's JSON mapping (camelCase names, uint64 as strings; zero fields of apps are left out
 // as in the conf files); a PUT body is at most 8 MiB (413).
 // Errors: {"error":{"status":N,"code":"INVALID_ARGUMENT","message":"..."}} with HTTP 400 for
-// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 429 RESOURCE_EXHAUSTED, 503
-// UNAVAILABLE, 405 for a wrong method (with Allow), else 500. Malformed HTTP gets the admin
+// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 413 OUT_OF_RANGE (a change that
+// would make too large a snapshot), 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 405 for a wrong
+// method (with Allow), else 500. Malformed HTTP gets the admin
 // server's 400, 414 or 431 (common/admin_http_server.h).
 //
 // Threading: one I/O thread of its own; handlers run on it (a change waits for the conf-dir write).

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "boost/crc.hpp"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -273,13 +274,19 @@ TEST_F(HostileDataplaneTest, SighupWithDeepJsonKeepsServingTheOldConfig) {
   EXPECT_EQ(res->status, 200) << res->body;
 }
 
-// The snapshot cache (dataplane/snapshot_cache.cc) is binary protobuf read at start: a file of
-// 100,000 nested groups must be refused by protobuf's recursion limit, and the data plane must
-// come up without it.
+// The snapshot cache (dataplane/snapshot_cache.h) is binary protobuf behind a header with its
+// length and CRC-32, read at start: a well-framed file of 100,000 nested groups must be refused
+// by protobuf's recursion limit, and the data plane must come up without it.
 TEST_F(HostileDataplaneTest, DeeplyNestedSnapshotCacheIsRefusedAtStart) {
-  std::string bytes;
-  for (int i = 0; i < 100000; ++i) bytes += "\x9b\x06";  // Field 99, start group.
-  for (int i = 0; i < 100000; ++i) bytes += "\x9c\x06";  // Field 99, end group.
+  std::string payload;
+  for (int i = 0; i < 100000; ++i) payload += "\x9b\x06";  // Field 99, start group.
+  for (int i = 0; i < 100000; ++i) payload += "\x9c\x06";  // Field 99, end group.
+  boost::crc_32_type crc;
+  crc.process_bytes(payload.data(), payload.size());
+  std::string bytes = "VLTSNAP1";
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc.checksum() >> (8 * i)) & 0xff));
+  bytes += payload;
   std::string cache = dir_.WriteFile("cache/snapshot.binpb", bytes);
   absl::StatusOr<std::string> bin = valet::testing::DataplaneBinary();
   ASSERT_TRUE(bin.ok()) << bin.status();
@@ -297,8 +304,7 @@ TEST_F(HostileDataplaneTest, DeeplyNestedSnapshotCacheIsRefusedAtStart) {
   ASSERT_TRUE(health.ok()) << health.status() << "\n" << dataplane_->Log();
   EXPECT_EQ(health->status, 200);
   EXPECT_TRUE(dataplane_->Running());
-  EXPECT_THAT(dataplane_->Log(), HasSubstr(absl::StrCat("snapshot cache unreadable: ", cache,
-                                                        ": not a valid snapshot")));
+  EXPECT_THAT(dataplane_->Log(), HasSubstr(absl::StrCat(cache, ": the snapshot does not parse")));
 }
 
 }  // namespace

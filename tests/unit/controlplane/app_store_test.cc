@@ -514,14 +514,14 @@ TEST_F(AppStoreTest, AChangeOverTheSnapshotLimitIsRefused) {
   for (bool dry_run : {true, false}) {
     absl::StatusOr<uint64_t> v = store.Apply(Req({big("c")}), {dry_run, 0});
     ASSERT_FALSE(v.ok());
-    EXPECT_EQ(v.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kOutOfRange);
     EXPECT_EQ(v.status().message(), expected);
   }
   // The same set reached through the conf dir.
   ASSERT_TRUE(WriteAppFile(dir_.path(), big("c")).ok());
   absl::StatusOr<uint64_t> reloaded = store.Reload();
   ASSERT_FALSE(reloaded.ok());
-  EXPECT_EQ(reloaded.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(reloaded.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(reloaded.status().message(), expected);
 
   EXPECT_EQ(store.version(), 2u);
@@ -543,7 +543,7 @@ TEST_F(AppStoreTest, AConfDirOverTheSnapshotLimitIsRefusedAtStart) {
   options.max_snapshot_bytes = 1000;
   auto store = AppStore::Open(dir_.path(), options);
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_NE(store.status().message().find(
                 absl::StrCat("conf dir ", dir_.path(), ": a snapshot of its 1 app would be ")),
             std::string::npos)
@@ -810,6 +810,7 @@ TEST(RestAdminTest, ErrorCodesMapToHttpStatuses) {
   EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kNotFound), 404);
   EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kFailedPrecondition), 409);
   EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kResourceExhausted), 429);
+  EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kOutOfRange), 413);
   EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kUnavailable), 503);
   EXPECT_EQ(HttpStatusForCode(absl::StatusCode::kInternal), 500);
 }

@@ -72,3 +72,14 @@ peak_rss_kb() {
   echo "$total"
 }
 
+
+# CPU time (user + system) in clock ticks used so far by PID plus its direct children.
+cpu_ticks() {
+  local total=0 p v
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
+    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+    v="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || true)"
+    total=$(( total + ${v:-0} ))
+  done
+  echo "$total"
+}

@@ -75,14 +75,15 @@ DURATION_S="$(duration_seconds "$DURATION")"
 cat >"$WORK/report.lua" <<'EOF'
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n",
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
 end
 EOF
 
-RESULTS=()  # "name rps p50 p99 errors non2xx rss_kb new_backend_connections"
+RESULTS=()  # "name rps p50 p99 errors non2xx rss_kb new_backend_connections cpu_us_per_request"
+CLK_TCK="$(getconf CLK_TCK)"
 
 # Connections the backend has accepted so far.
 backend_accepted() {
@@ -91,9 +92,10 @@ backend_accepted() {
 
 # measure NAME URL PID: a 1 s warm-up, then the measured run; PID's peak RSS is read after it.
 measure() {
-  local name="$1" url="$2" pid="$3" out line rss before after
+  local name="$1" url="$2" pid="$3" out line rss before after cpu_before=0 cpu="-"
   before="$(backend_accepted)"
   timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$url" >/dev/null 2>&1 || true
+  [[ -n "$pid" ]] && cpu_before="$(cpu_ticks "$pid")"
   out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
          --timeout 5s -s "$WORK/report.lua" "$url" 2>&1)" || true
   line="$(grep '^RESULT' <<<"$out" || true)"
@@ -103,12 +105,18 @@ measure() {
   fi
   rss="-"
   [[ -n "$pid" ]] && rss="$(peak_rss_kb "$pid")"
+  if [[ -n "$pid" ]]; then
+    # CPU per request is steadier than req/s on a shared machine: it does not depend on how the
+    # scheduler splits the CPUs between wrk, the backend and the proxy.
+    cpu="$(awk -v t="$(( $(cpu_ticks "$pid") - cpu_before ))" -v hz="$CLK_TCK" \
+      -v n="$(awk '{print $6}' <<<"${line#RESULT }")" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
+  fi
   after="$(backend_accepted)"
   # The second stats query's own connection is counted in `after`.
   local opened=$(( ${after:-0} - ${before:-0} - 1 ))
   # shellcheck disable=SC2086
   set -- ${line#RESULT }
-  RESULTS+=("$name $1 $2 $3 $4 $5 $rss $opened")
+  RESULTS+=("$name $1 $2 $3 $4 $5 $rss $opened $cpu")
   printf '  %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$name" "$1" "$2" "$3"
 }
 
@@ -241,16 +249,18 @@ if wants valet; then
 fi
 
 echo
-printf '%-8s %12s %10s %10s %8s %8s %14s %12s\n' target 'req/s' 'p50 ms' 'p99 ms' errors non-2xx \
-  'peak RSS MB' 'backend conn'
+printf '%-8s %12s %10s %10s %8s %8s %14s %12s %12s\n' target 'req/s' 'p50 ms' 'p99 ms' errors \
+  non-2xx 'peak RSS MB' 'backend conn' 'CPU us/req'
 for r in "${RESULTS[@]+"${RESULTS[@]}"}"; do
   # shellcheck disable=SC2086
   set -- $r
   rss="$7"; [[ "$rss" != "-" ]] && rss="$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')"
-  printf '%-8s %12.0f %10.3f %10.3f %8d %8d %14s %12s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rss" "$8"
+  printf '%-8s %12.0f %10.3f %10.3f %8d %8d %14s %12s %12s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rss" \
+    "$8" "$9"
 done
 echo "(peak RSS: VmHWM of the proxy, summed over nginx's master and workers; direct: no proxy;"
-echo " backend conn: connections the backend accepted during the warm-up and the run)"
+echo " backend conn: connections the backend accepted during the warm-up and the run;"
+echo " CPU us/req: the proxy's user + system CPU time during the measured run per request)"
 
 nginx_row=""; valet_row=""; compare_row=""
 for r in "${RESULTS[@]+"${RESULTS[@]}"}"; do
@@ -261,13 +271,15 @@ done
 if [[ -n "$compare_row" && -n "$valet_row" ]]; then
   awk -v b="$compare_row" -v v="$valet_row" 'BEGIN {
     split(b, a, " "); split(v, c, " ");
-    printf "valet / valet-b: throughput %.3fx, p99 latency %.2fx\n", c[2] / a[2], (a[4] > 0 ? c[4] / a[4] : 0);
+    printf "valet / valet-b: throughput %.3fx, p99 latency %.2fx, CPU per request %.3fx\n",
+      c[2] / a[2], (a[4] > 0 ? c[4] / a[4] : 0), (a[9] > 0 ? c[9] / a[9] : 0);
   }'
 fi
 if [[ -n "$nginx_row" && -n "$valet_row" ]]; then
   awk -v n="$nginx_row" -v v="$valet_row" 'BEGIN {
     split(n, a, " "); split(v, b, " ");
-    printf "valet / nginx: throughput %.2fx, p99 latency %.2fx\n", b[2] / a[2], (a[4] > 0 ? b[4] / a[4] : 0);
+    printf "valet / nginx: throughput %.2fx, p99 latency %.2fx, CPU per request %.2fx\n",
+      b[2] / a[2], (a[4] > 0 ? b[4] / a[4] : 0), (a[9] > 0 ? b[9] / a[9] : 0);
   }'
 else
   echo "valet / nginx: n/a (both must have run)"

@@ -13,7 +13,7 @@ packages=(
   # tests: real HTTP clients/servers and the Python automation client
   curl python3 python3-grpcio python3-protobuf
   # benchmarks: load generator and peers
-  wrk nginx-light haproxy
+  wrk nginx-light haproxy valgrind
 )
 
 missing=()

@@ -30,11 +30,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -z "$BUILD_DIR" ]]; then
-  for d in "$REPO/build/release" "$REPO/build/dev"; do
-    if [[ -x "$d/dataplane/valet-dataplane" ]]; then BUILD_DIR="$d"; break; fi
-  done
-fi
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
 VALET_BIN="$BUILD_DIR/dataplane/valet-dataplane"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [[ -x "$VALET_BIN" ]] || { echo "valet-dataplane not built in '$BUILD_DIR'; pass a build dir" >&2; exit 2; }
@@ -45,8 +43,6 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 ulimit -n $(( CONNECTIONS * 2 + 1024 )) 2>/dev/null ||
   { echo "cannot raise the descriptor limit to $(( CONNECTIONS * 2 + 1024 )) (ulimit -n)" >&2; exit 2; }
 
-# shellcheck source=bench/lib.sh
-source "$REPO/bench/lib.sh"
 DURATION_S="$(duration_seconds "$DURATION")"
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 

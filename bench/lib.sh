@@ -2,6 +2,14 @@
 # memory, and a cleanup that stops every server a benchmark started and removes its temp dir.
 # shellcheck shell=bash
 
+# The build dir to use when none is given: build/release, else build/dev, under REPO.
+default_build_dir() {
+  local d
+  for d in "$1/build/release" "$1/build/dev"; do
+    if [[ -x "$d/dataplane/valet-dataplane" ]]; then echo "$d"; return; fi
+  done
+}
+
 # Seconds in a wrk duration (10s, 2m, 1h, 30), to bound every wrk run in time.
 duration_seconds() {
   local d="$1"

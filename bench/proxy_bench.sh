@@ -46,11 +46,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -z "$BUILD_DIR" ]]; then
-  for d in "$REPO/build/release" "$REPO/build/dev"; do
-    if [[ -x "$d/tools/valet-echo-backend" ]]; then BUILD_DIR="$d"; break; fi
-  done
-fi
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
 [[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
 
 find_bin() {  # find_bin NAME [DIR]: the first executable file NAME under the build dir.
@@ -68,8 +66,6 @@ NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 HAPROXY_BIN="${HAPROXY_BIN:-$(command -v haproxy || echo /usr/sbin/haproxy)}"
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
-# shellcheck source=bench/lib.sh
-source "$REPO/bench/lib.sh"
 DURATION_S="$(duration_seconds "$DURATION")"
 
 cat >"$WORK/report.lua" <<'EOF'

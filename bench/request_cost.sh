@@ -26,19 +26,14 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -z "$BUILD_DIR" ]]; then
-  for d in "$REPO/build/release" "$REPO/build/dev"; do
-    if [[ -x "$d/dataplane/valet-dataplane" ]]; then BUILD_DIR="$d"; break; fi
-  done
-fi
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
 [[ -x "$BUILD_DIR/dataplane/valet-dataplane" ]] || { echo "no valet-dataplane in '$BUILD_DIR'" >&2; exit 2; }
 [[ -z "$COMPARE_DIR" || -x "$COMPARE_DIR/dataplane/valet-dataplane" ]] ||
   { echo "no valet-dataplane in '$COMPARE_DIR'" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 (( REQUESTS >= 50 )) || { echo "--requests must be at least 50" >&2; exit 2; }
-
-# shellcheck source=bench/lib.sh
-source "$REPO/bench/lib.sh"
 
 "$BUILD_DIR/tools/valet-echo-backend" --listen 127.0.0.1:0 --port-file "$WORK/backend.port" \
   --threads 1 >"$WORK/backend.log" 2>&1 &

@@ -23,6 +23,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "common/http_framing.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
 #include "nlohmann/json.hpp"
@@ -55,34 +56,6 @@ bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
 }
 
-// Framing the parser lets through but a server must refuse, so that no two readers of the same
-// bytes can disagree on where the request ends (request smuggling): the checks of the data
-// plane's proxy port (dataplane/http_fields.cc). The reasons never quote the request's bytes.
-absl::Status CheckFraming(const http::fields& fields) {
-  auto lengths = fields.equal_range(http::field::content_length);
-  auto length_count = std::distance(lengths.first, lengths.second);
-  if (length_count > 1) return absl::InvalidArgumentError("more than one Content-Length");
-  if (length_count == 1) {
-    std::string_view v = lengths.first->value();
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) {
-      return absl::InvalidArgumentError("invalid Content-Length");
-    }
-  }
-  auto codings = fields.equal_range(http::field::transfer_encoding);
-  auto coding_count = std::distance(codings.first, codings.second);
-  if (coding_count == 0) return absl::OkStatus();
-  if (length_count > 0) {
-    return absl::InvalidArgumentError("both Content-Length and Transfer-Encoding");
-  }
-  if (coding_count > 1) return absl::InvalidArgumentError("more than one Transfer-Encoding");
-  std::string_view te = codings.first->value();
-  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
-  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
-  if (!beast::iequals(te, "chunked")) {
-    return absl::InvalidArgumentError("unsupported Transfer-Encoding (only \"chunked\")");
-  }
-  return absl::OkStatus();
-}
 }  // namespace
 
 namespace {

@@ -19,32 +19,6 @@ constexpr std::string_view kHopByHop[] = {
 
 }  // namespace
 
-absl::Status CheckFraming(const http::fields& fields) {
-  auto lengths = fields.equal_range(http::field::content_length);
-  int length_count = static_cast<int>(std::distance(lengths.first, lengths.second));
-  if (length_count > 1) return absl::InvalidArgumentError("more than one Content-Length");
-  if (length_count == 1) {
-    std::string_view v = lengths.first->value();
-    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) {
-      return absl::InvalidArgumentError("invalid Content-Length");
-    }
-  }
-  auto codings = fields.equal_range(http::field::transfer_encoding);
-  int coding_count = static_cast<int>(std::distance(codings.first, codings.second));
-  if (coding_count == 0) return absl::OkStatus();
-  if (length_count > 0) {
-    return absl::InvalidArgumentError("both Content-Length and Transfer-Encoding");
-  }
-  if (coding_count > 1) return absl::InvalidArgumentError("more than one Transfer-Encoding");
-  std::string_view te = codings.first->value();
-  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
-  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
-  if (!boost::beast::iequals(te, "chunked")) {
-    return absl::InvalidArgumentError("unsupported Transfer-Encoding (only \"chunked\")");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckHost(const http::fields& fields, unsigned version) {
   auto hosts = fields.equal_range(http::field::host);
   auto count = std::distance(hosts.first, hosts.second);

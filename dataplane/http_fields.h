@@ -9,11 +9,6 @@
 
 namespace valet {
 
-// Refuses ambiguous message framing before anything is forwarded: more than one Content-Length
-// (even equal ones), a list in Content-Length, Content-Length together with Transfer-Encoding,
-// and any Transfer-Encoding other than a single "chunked".
-absl::Status CheckFraming(const boost::beast::http::fields& fields);
-
 // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0 one at most one.
 absl::Status CheckHost(const boost::beast::http::fields& fields, unsigned version);
 

@@ -6,6 +6,7 @@
 #include "boost/beast/core/string.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
+#include "common/http_framing.h"
 #include "dataplane/http_fields.h"
 #include "dataplane/http_head.h"
 #include "dataplane/worker.h"

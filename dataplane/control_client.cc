@@ -146,13 +146,24 @@ bool ControlClient::RunStream(const std::string& target) {
     while (stream->Read(&in)) {
       if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) continue;  // Later kinds.
       const v1::ConfigSnapshot& snapshot = in.snapshot();
-      absl::Status installed = install_(snapshot);
+      // Shared with the workers: the last of them may notify it after this wait gave up.
+      auto all_served = std::make_shared<absl::Notification>();
+      absl::Status installed = install_(snapshot, [all_served] { all_served->Notify(); });
+      if (!installed.ok()) {
+        VALET_LOG(WARNING) << "refused snapshot version " << snapshot.version() << ": "
+                           << installed.message();
+      } else {
+        installed = AwaitServed(*all_served, snapshot.version());
+        if (absl::IsCancelled(installed)) break;  // Stopping: the stream is cancelled anyway.
+        if (!installed.ok()) {
+          VALET_LOG(WARNING) << "not acknowledging snapshot version " << snapshot.version() << ": "
+                             << installed.message();
+        }
+      }
       v1::DataPlaneMessage answer;
       if (installed.ok()) {
         answer.mutable_ack()->set_version(snapshot.version());
       } else {
-        VALET_LOG(WARNING) << "refused snapshot version " << snapshot.version() << ": "
-                           << installed.message();
         answer.mutable_nack()->set_version(snapshot.version());
         answer.mutable_nack()->set_reason(std::string(installed.message()));
       }
@@ -180,6 +191,27 @@ bool ControlClient::RunStream(const std::string& target) {
     ReportAttachFailure(target, status.error_message());
   }
   return was_up;
+}
+
+absl::Status ControlClient::AwaitServed(const absl::Notification& served, uint64_t version) {
+  absl::Time deadline = absl::Now() + options_.serve_timeout;
+  // In slices, so that Stop() stays prompt; bounded by the deadline.
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("stopping");
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (served.WaitForNotificationWithTimeout(std::min(left, absl::Milliseconds(100)))) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      // It may still serve later (the workers have it queued); the next ACK clears this NACK.
+      return absl::DeadlineExceededError(absl::StrCat(
+          "version ", version, " was not served by every worker within ",
+          absl::FormatDuration(options_.serve_timeout), " (a worker is stuck or stopping)"));
+    }
+  }
 }
 
 void ControlClient::ReportAttachFailure(const std::string& target, const std::string& reason) {

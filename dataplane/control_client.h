@@ -1,24 +1,28 @@
 // ControlClient: the data plane's side of the attach stream.
 //
 // A dedicated thread attaches to a control plane (the targets in turn), sends Hello with the
-// version the data plane serves, and for each snapshot received calls `install` (compile + swap)
-// and answers Ack, or Nack with install's error as the reason. After an Ack the snapshot is saved
-// to `cache_dir` (only good snapshots are cached). When the stream fails it retries forever,
-// waiting as ReconnectBackoff says (every wait within [min_backoff, max_backoff], back to the
-// bottom once a stream was up), moving to the next target after a failed attempt, until Stop().
-// Each attempt dials on a fresh channel, so nothing but that wait delays it: a control plane that
-// comes back is attached within max_backoff plus the time to connect. An attempt fails when the
-// channel is not connected within attach_timeout (a frozen control plane accepts TCP but never
-// answers). Messages both ways are limited to kMaxGrpcMessageBytes (common/message_limits.h); a
-// larger snapshot ends the stream and is never installed. While attached, the client pings every
+// version the data plane serves, and for each snapshot received calls `install` (compile + hand
+// to the workers). An error is answered with a Nack carrying it as the reason. Otherwise the
+// client waits until install reports the snapshot served by every worker, and only then answers
+// Ack, so an Ack (and `valetctl apply --wait`) means served; if that does not happen within
+// serve_timeout (a worker stuck or stopping), it answers Nack saying so. The snapshot served is
+// saved to `cache_dir` before the Ack (only good snapshots are cached). When the stream fails it
+// retries forever, waiting as ReconnectBackoff says (every wait within [min_backoff, max_backoff],
+// back to the bottom once a stream was up), moving to the next target after a failed attempt, until
+// Stop(). Each attempt dials on a fresh channel, so nothing but that wait delays it: a control
+// plane that comes back is attached within max_backoff plus the time to connect. An attempt fails
+// when the channel is not connected within attach_timeout (a frozen control plane accepts TCP but
+// never answers). Messages both ways are limited to kMaxGrpcMessageBytes (common/message_limits.h);
+// a larger snapshot ends the stream and is never installed. While attached, the client pings every
 // keepalive_time, with or without data and for as long as the stream lasts, and drops the stream
 // when a ping is not answered within keepalive_timeout; the next attempt goes to the same control
 // plane, then to the next. A failed attach is logged as a WARNING the first time and then every
 // kWarnEveryFailures-th consecutive time (each at DEBUG).
 //
 // Threading: `install` and `serving` run on the client's thread; install must not block
-// long. connected() may be called from any thread. Lifetime: Stop() (or the destructor) cancels
-// the stream, wakes the backoff and joins the thread promptly; install is not called afterwards.
+// long (the wait for `served` is the client's, in slices, so Stop stays prompt). connected() may be
+// called from any thread. Lifetime: Stop() (or the destructor) cancels the stream, wakes the
+// backoff and joins the thread promptly; install is not called afterwards.
 #ifndef VALET_DATAPLANE_CONTROL_CLIENT_H_
 #define VALET_DATAPLANE_CONTROL_CLIENT_H_
 
@@ -33,6 +37,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "dataplane/snapshot_cache.h"
 #include "grpcpp/client_context.h"
@@ -51,10 +56,17 @@ struct ControlClientOptions {
   absl::Duration keepalive_time = absl::Seconds(10);  // The control plane permits 5 s.
   absl::Duration keepalive_timeout = absl::Seconds(5);
   absl::Duration attach_timeout = absl::Seconds(10);  // Until the channel is connected.
+  // From install's OK until every worker serves the snapshot; past it the answer is a Nack.
+  absl::Duration serve_timeout = absl::Seconds(10);
 };
 
-// Compiles and swaps in a snapshot; an error is the NACK reason and the old snapshot stays.
-using InstallFn = std::function<absl::Status(const v1::ConfigSnapshot&)>;
+// Called once every worker serves an installed snapshot; from any thread, at most once, and
+// possibly after the client gave up waiting (it stays safe to call).
+using ServedFn = std::function<void()>;
+
+// Compiles a snapshot and hands it to the workers; an error is the NACK reason and the old
+// snapshot stays. On OK, the ACK waits for `served`.
+using InstallFn = std::function<absl::Status(const v1::ConfigSnapshot&, ServedFn served)>;
 
 // What the data plane serves: the (epoch, version) of its snapshot (0, 0 for none).
 struct ServedVersion {
@@ -88,6 +100,9 @@ class ControlClient {
   // A fresh channel for one attempt (see NewChannel in the .cc for why not one per target).
   std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) const;
   void ReportAttachFailure(const std::string& target, const std::string& reason);
+  // Waits until `served` is notified: OK, DeadlineExceeded (the NACK reason) after
+  // serve_timeout, Cancelled once Stop() was called.
+  absl::Status AwaitServed(const absl::Notification& served, uint64_t version);
 
   const ControlClientOptions options_;
   const InstallFn install_;

@@ -202,7 +202,8 @@ int Run() {
       if (cached.ok()) {
         absl::Status s = snapshots.Install(*cached);
         if (s.ok()) {
-          VALET_LOG(INFO) << "serving cached snapshot version " << cached->version();
+          // Each worker swaps it in before its first connection ("serving config version N").
+          VALET_LOG(INFO) << "starting from the cached snapshot version " << cached->version();
         } else {
           VALET_LOG(WARNING) << "cached snapshot in " << client_options.cache_dir
                              << " refused: " << s.message();
@@ -215,8 +216,13 @@ int Run() {
       }
     }
     control = ControlClient::Create(
-        client_options, [&snapshots](const v1::ConfigSnapshot& s) { return snapshots.Install(s); },
-        [&snapshots] { return ServedVersion{snapshots.epoch(), snapshots.version()}; });
+        client_options,
+        [&snapshots](const v1::ConfigSnapshot& s, ServedFn served) {
+          return snapshots.Install(s, std::move(served));
+        },
+        [&snapshots] {
+          return ServedVersion{snapshots.epoch(), snapshots.version()};
+        });
   }
 
   (*server)->Start();
@@ -238,7 +244,8 @@ int Run() {
           } else {
             std::shared_ptr<const Snapshot> before = snapshots.current();
             if (absl::Status s = load_conf_dir(); s.ok()) {
-              VALET_LOG(INFO) << "reloaded " << conf_dir;
+              // "serving config version N" follows once every worker serves it.
+              VALET_LOG(INFO) << "reloaded " << conf_dir << " as version " << snapshots.version();
               // Accepted (an empty dir is a valid set), but rarely meant: say so where operators
               // look.
               size_t had = before ? before->app_count() : 0;

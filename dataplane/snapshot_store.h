@@ -2,10 +2,13 @@
 //
 // Install compiles a config snapshot and, if it compiles, hands the result to every worker; a
 // snapshot that does not compile never serves and the old one stays (its error is the NACK
-// reason). Installs are serialised; workers receive snapshots in install order. Thread-safe.
+// reason). Installs are serialised; workers receive snapshots in install order. A snapshot serves
+// once every worker has swapped it in on its own thread: that, not the hand-off, is what the
+// control client ACKs and what "serving config version N" is logged for. Thread-safe.
 #ifndef VALET_DATAPLANE_SNAPSHOT_STORE_H_
 #define VALET_DATAPLANE_SNAPSHOT_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,9 +29,15 @@ class SnapshotStore {
   SnapshotStore(std::vector<Worker*> workers, Metrics& metrics, uint32_t max_apps)
       : workers_(std::move(workers)), metrics_(metrics), max_apps_(max_apps) {}
 
-  absl::Status Install(const v1::ConfigSnapshot& config);
+  // OK once the snapshot compiled and every worker has it queued. Then `served` (may be empty)
+  // runs once, on the thread of the last worker to swap it in (possibly before Install returns),
+  // when every worker serves it; never if Install fails or a worker stops first. It runs on an
+  // event loop: it must not block. A snapshot installed before the workers start is served as
+  // each worker's first handler, before any connection.
+  absl::Status Install(const v1::ConfigSnapshot& config, std::function<void()> served = {});
 
-  // The serving snapshot (null before the first install).
+  // The snapshot of the last good install (null before the first), which workers serve or
+  // are about to.
   std::shared_ptr<const Snapshot> current() const;
   uint64_t version() const;
   uint64_t epoch() const;  // ConfigSnapshot.epoch of the serving snapshot (0 before the first).

@@ -24,8 +24,8 @@ void Worker::Start() {
   thread_ = std::thread([this] { io_.run(); });
 }
 
-void Worker::SetSnapshot(std::shared_ptr<const Snapshot> s) {
-  boost::asio::post(io_, [this, s = std::move(s)]() mutable {
+void Worker::SetSnapshot(std::shared_ptr<const Snapshot> s, std::function<void()> installed) {
+  boost::asio::post(io_, [this, s = std::move(s), installed = std::move(installed)]() mutable {
     // The previous snapshot dies here (or with its last request), on this thread.
     snapshot_ = std::move(s);
     if (snapshot_) {
@@ -33,6 +33,7 @@ void Worker::SetSnapshot(std::shared_ptr<const Snapshot> s) {
       balancer_.Retain(keys);
       pool_.Retain(keys);
     }
+    if (installed) installed();
   });
 }
 

@@ -111,7 +111,12 @@ class FakeDataPlane {
     options.min_backoff = absl::Milliseconds(20);
     options.max_backoff = absl::Milliseconds(200);
     return ControlClient::Create(
-        options, [this](const v1::ConfigSnapshot& s) { return Install(s); },
+        options,
+        [this](const v1::ConfigSnapshot& s, ServedFn served) {
+          absl::Status installed = Install(s);
+          if (installed.ok()) served();  // No workers: it serves once installed.
+          return installed;
+        },
         [this] { return served(); });
   }
 

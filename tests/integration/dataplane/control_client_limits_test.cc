@@ -112,9 +112,12 @@ class ControlClientLimitsTest : public ::testing::Test {
     options.max_backoff = absl::Seconds(1);
     client_ = ControlClient::Create(
         options,
-        [this](const v1::ConfigSnapshot&) {
-          absl::MutexLock lock(&mu_);
-          ++installs_;
+        [this](const v1::ConfigSnapshot&, ServedFn served) {
+          {
+            absl::MutexLock lock(&mu_);
+            ++installs_;
+          }
+          served();  // No workers here: served at once.
           return absl::OkStatus();
         },
         [] { return ServedVersion{}; });

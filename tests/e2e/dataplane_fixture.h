@@ -89,6 +89,23 @@ class DataplaneTest : public ::testing::Test {
     return std::strtod(text.c_str() + pos + series.size() + 2, nullptr);
   }
 
+  // Waits until Metric(series) == value: a request's counters are recorded when the gateway is
+  // done with it, which can be just after the client has read the answer. On failure, says what
+  // the series last was.
+  ::testing::AssertionResult WaitForMetric(const std::string& series, double value,
+                                           absl::Duration timeout = absl::Seconds(10)) {
+    double last = -1;
+    if (WaitFor(
+            [&] {
+              last = Metric(series);
+              return last == value;
+            },
+            timeout)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << series << " is " << last << ", not " << value;
+  }
+
   TempDir dir_;
   std::unique_ptr<Process> dataplane_;
   std::string listen_;

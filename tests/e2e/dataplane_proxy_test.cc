@@ -2,6 +2,7 @@
 // keep-alive.
 #include "nlohmann/json.hpp"
 #include "tests/e2e/dataplane_fixture.h"
+#include "tests/support/raw_connection.h"
 
 namespace valet::testing {
 namespace {
@@ -173,8 +174,15 @@ TEST_F(ProxyTest, HeadErrorsCarryNoBodyAndKeepTheConnectionInStep) {
   ASSERT_TRUE(head.ok()) << head.status();
   EXPECT_EQ(head->status, 404);
   EXPECT_TRUE(head->body.empty());
-  EXPECT_NE(head->Header("Content-Length"), "0");
   // Had a body been sent, this answer would be read from it.
+  auto get = client.Get("/nope/x");
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_GATEWAY_ERROR(*get, 404, "unknown_app");
+  EXPECT_TRUE(get->reused_connection);
+  // HEAD announces the length of the body a GET gets (RFC 9110 9.3.2), which is not empty.
+  ASSERT_EQ(head->HeaderCount("Content-Length"), 1u);
+  ASSERT_FALSE(get->body.empty());
+  EXPECT_EQ(head->Header("Content-Length"), std::to_string(get->body.size()));
   auto next = client.Get("/shop/after");
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->status, 200);
@@ -212,14 +220,27 @@ TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
 }
 
 TEST_F(ProxyTest, ExpectContinueIsAnsweredByTheGateway) {
-  // A client that waits for "100 Continue" before its body gets it from the gateway.
+  // A client that waits for "100 Continue" before its body gets it from the gateway, then, once
+  // it has sent the body, the backend's answer.
   auto [host, port] = *SplitHostPort(listen_);
-  auto waiting = SendRaw(host, port,
-                         "PUT /shop/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                         "Expect: 100-continue\r\n\r\n",
-                         absl::Milliseconds(500));
-  ASSERT_TRUE(waiting.ok()) << waiting.status();
-  EXPECT_EQ(*waiting, "HTTP/1.1 100 Continue\r\n\r\n");
+  auto conn = RawConnection::Connect(host, port, absl::Seconds(10));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE((*conn)
+                  ->Write("PUT /shop/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                          "Expect: 100-continue\r\nConnection: close\r\n\r\n",
+                          absl::Seconds(10))
+                  .ok());
+  auto interim = (*conn)->ReadUntil("\r\n\r\n", absl::Seconds(10));
+  ASSERT_TRUE(interim.ok()) << interim.status();
+  EXPECT_EQ(*interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE((*conn)->Write("hello", absl::Seconds(10)).ok());
+  auto rest = (*conn)->ReadToEnd(absl::Seconds(10));
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(rest->rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << *rest;
+  EXPECT_NE(rest->find("\"body\":\"hello\""), std::string::npos) << *rest;
+  ASSERT_TRUE(backend_->WaitForRequests(1, absl::Seconds(5)));
+  EXPECT_EQ(backend_->requests().back().body, "hello");
+  EXPECT_EQ(backend_->requests().back().HeaderCount("Expect"), 0u);
 
   // A client that sends its body anyway is served, and the backend never sees the Expect.
   HttpClient client = Client();

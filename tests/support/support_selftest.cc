@@ -7,6 +7,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_connection.h"
 #include "tests/support/test_backend.h"
 
 namespace valet::testing {
@@ -60,6 +61,44 @@ TEST(SupportSelftest, ChunkedBothWays) {
   EXPECT_EQ(r->status, 201);
   EXPECT_TRUE(r->chunked);
   EXPECT_EQ(r->body, "abcdxyz");
+}
+
+// A raw reply that keeps the connection open serves the next request on that same connection.
+TEST(SupportSelftest, RawKeepOpenReadsTheNextRequest) {
+  auto backend = StartBackend();
+  backend->SetHandler([](const RecordedRequest& req) {
+    std::string body = req.target == "/first" ? "one" : "two";
+    return BackendReply::RawKeepOpen("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body);
+  });
+  auto conn = RawConnection::Connect("127.0.0.1", backend->port(), absl::Seconds(5));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE((*conn)->Write("GET /first HTTP/1.1\r\nHost: x\r\n\r\n", absl::Seconds(5)).ok());
+  auto first = (*conn)->ReadUntil("one", absl::Seconds(5));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*conn)->Write("GET /second HTTP/1.1\r\nHost: x\r\n\r\n", absl::Seconds(5)).ok());
+  auto second = (*conn)->ReadUntil("two", absl::Seconds(5));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(backend->accepted_connections(), 1u);
+  EXPECT_EQ(backend->open_connections(), 1u);
+}
+
+// A held reply waits for ReleaseHeld, however long that takes.
+TEST(SupportSelftest, HeldRepliesWaitForRelease) {
+  auto backend = StartBackend();
+  backend->SetHandler(
+      [](const RecordedRequest&) { return BackendReply::Respond(200, "now").Held(); });
+  HttpClient client("127.0.0.1", backend->port(), absl::Milliseconds(300));
+  EXPECT_EQ(client.Get("/").status().code(), absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(WaitFor([&] { return backend->held_count() == 1; }, absl::Seconds(5)));
+  auto conn = RawConnection::Connect("127.0.0.1", backend->port(), absl::Seconds(5));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE((*conn)->Write("GET / HTTP/1.1\r\nHost: x\r\n\r\n", absl::Seconds(5)).ok());
+  ASSERT_TRUE(WaitFor([&] { return backend->held_count() == 2; }, absl::Seconds(5)));
+  backend->ReleaseHeld();
+  auto answer = (*conn)->ReadUntil("now", absl::Seconds(5));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << *answer;
+  EXPECT_EQ(backend->held_count(), 0u);
 }
 
 TEST(SupportSelftest, ResetCloseRawAndDelay) {

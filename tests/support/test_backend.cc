@@ -78,6 +78,18 @@ BackendReply BackendReply::Raw(std::string bytes) {
   return r;
 }
 
+BackendReply BackendReply::RawKeepOpen(std::string bytes) {
+  BackendReply r = Raw(std::move(bytes));
+  r.raw_keep_open = true;
+  return r;
+}
+
+BackendReply BackendReply::Held() const {
+  BackendReply r = *this;
+  r.held = true;
+  return r;
+}
+
 BackendReply BackendReply::After(std::chrono::milliseconds d) const {
   BackendReply r = *this;
   r.delay = d;
@@ -108,6 +120,9 @@ struct TestBackend::State {
   Handler handler ABSL_GUARDED_BY(mu);
   std::vector<RecordedRequest> log ABSL_GUARDED_BY(mu);
   bool stopped ABSL_GUARDED_BY(mu) = false;
+  // One per held reply: resumes its session (on the session's strand). Cleared by Stop before
+  // the io_context goes, since each holds its session alive.
+  std::vector<std::function<void()>> held ABSL_GUARDED_BY(mu);
 
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> open{0};
@@ -172,11 +187,20 @@ class Session : public std::enable_shared_from_this<Session> {
     if (reply_.delay.count() > 0) {
       timer_.expires_after(reply_.delay);
       timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-        if (!ec) self->Act();
+        if (!ec) self->HoldThenAct();
       });
       return;
     }
-    Act();
+    HoldThenAct();
+  }
+
+  void HoldThenAct() {
+    if (!reply_.held) return Act();
+    absl::MutexLock lock(&state_->mu);
+    if (state_->stopped) return;
+    state_->held.push_back([self = shared_from_this()] {
+      net::post(self->stream_.get_executor(), [self] { self->Act(); });
+    });
   }
 
   void Act() {
@@ -192,8 +216,8 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       case BackendReply::Action::kRaw:
         net::async_write(stream_, net::buffer(reply_.raw),
-                         [self = shared_from_this()](beast::error_code, size_t) {
-                           self->Finish(/*keep_alive=*/false);
+                         [self = shared_from_this()](beast::error_code ec, size_t) {
+                           self->Finish(!ec && self->reply_.raw_keep_open);
                          });
         return;
       case BackendReply::Action::kRespond:
@@ -355,6 +379,13 @@ void TestBackend::Stop() {
   state_->ioc->stop();
   for (auto& t : state_->threads) t.join();
   state_->threads.clear();
+  // Held replies own their sessions: let them go while the io_context they use still exists.
+  std::vector<std::function<void()>> held;
+  {
+    absl::MutexLock lock(&state_->mu);
+    held.swap(state_->held);
+  }
+  held.clear();
   // Destroying the io_context destroys every pending handler, hence every session and its socket.
   state_->acceptor.reset();
   state_->ioc.reset();
@@ -380,6 +411,20 @@ std::vector<RecordedRequest> TestBackend::requests() const {
 void TestBackend::ClearRequests() {
   absl::MutexLock lock(&state_->mu);
   state_->log.clear();
+}
+
+void TestBackend::ReleaseHeld() {
+  std::vector<std::function<void()>> held;
+  {
+    absl::MutexLock lock(&state_->mu);
+    held.swap(state_->held);
+  }
+  for (auto& resume : held) resume();
+}
+
+size_t TestBackend::held_count() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->held.size();
 }
 
 bool TestBackend::WaitForRequests(uint64_t n, absl::Duration timeout) const {

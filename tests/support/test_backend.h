@@ -52,10 +52,13 @@ struct BackendReply {
     kRespond,  // Send the response below.
     kReset,    // Abort the connection: SO_LINGER 0 + close, the peer sees a reset.
     kClose,    // Close the connection without answering (FIN).
-    kRaw,      // Write `raw` verbatim, then close the connection.
+    kRaw,      // Write `raw` verbatim, then close the connection (unless raw_keep_open).
   };
   Action action = Action::kRespond;
   std::chrono::milliseconds delay{0};  // Wait this long first (timer), for any action.
+  // Wait until TestBackend::ReleaseHeld() before acting (after `delay`), for any action: lets a
+  // test keep a request in flight for exactly as long as it needs, instead of guessing a delay.
+  bool held = false;
 
   int status = 200;
   HeaderList headers;  // Sent as given. Content-Length is added unless chunked or given here.
@@ -65,6 +68,9 @@ struct BackendReply {
   std::vector<std::string> chunks;
   bool close_after = false;  // Send Connection: close and close after this response.
   std::string raw;           // For kRaw.
+  // For kRaw: after writing `raw`, keep the connection open and read the next request on it, so
+  // that whether the peer reuses or closes the connection is the peer's own decision.
+  bool raw_keep_open = false;
 
   static BackendReply Respond(int status, std::string body = "", HeaderList headers = {});
   static BackendReply Json(int status, std::string json_body);
@@ -72,8 +78,12 @@ struct BackendReply {
   static BackendReply Reset();
   static BackendReply Close();
   static BackendReply Raw(std::string bytes);
+  // Raw with raw_keep_open set.
+  static BackendReply RawKeepOpen(std::string bytes);
   // Returns a copy of *this with `delay` set: BackendReply::Json(200, "{}").After(100ms).
   BackendReply After(std::chrono::milliseconds d) const;
+  // Returns a copy of *this with `held` set.
+  BackendReply Held() const;
 };
 
 using Handler = std::function<BackendReply(const RecordedRequest&)>;
@@ -112,6 +122,11 @@ class TestBackend {
   void ClearRequests();                           // Clears the log (not the counters).
   // Waits until request_count() >= n.
   bool WaitForRequests(uint64_t n, absl::Duration timeout) const;
+  // Lets every reply that is waiting because it is `held` go ahead. Replies held later wait for
+  // the next call.
+  void ReleaseHeld();
+  // Replies waiting for ReleaseHeld() right now.
+  size_t held_count() const;
 
   // The default handler described at the top of this file, for a backend named `name` on `port`.
   static BackendReply EchoReply(const RecordedRequest& request, const std::string& name, int port);

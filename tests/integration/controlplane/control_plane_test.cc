@@ -7,10 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -30,6 +26,7 @@
 #include "tests/support/binaries.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/test_backend.h"
 #include "valet/v1/control.grpc.pb.h"
 
 namespace valet {
@@ -37,14 +34,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Polls `cond` until it holds or `timeout` passes. Returns the last result.
+// testing::WaitFor with the deadline these tests use unless they say otherwise.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(10)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return cond();
+  return testing::WaitFor(cond, timeout);
 }
 
 v1::AppConfig MakeApp(const std::string& name, uint32_t port = 9050) {
@@ -134,42 +126,25 @@ struct HttpResult {
   std::string body;
 };
 
+// One request to the REST admin at `address`; status 0 and the error as the body if it failed.
 HttpResult Http(const std::string& address, const std::string& method, const std::string& target,
                 const std::string& body = "") {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  std::string host = address.substr(0, address.rfind(':'));
-  std::string port = address.substr(address.rfind(':') + 1);
-  stream.connect(resolver.resolve(host, port));
-  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-  req.set(http::field::host, host);
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body()};
+  testing::HttpClient client(address);
+  absl::StatusOr<testing::HttpResponse> res = client.Send(method, target, {}, body);
+  if (!res.ok()) return {0, res.status().ToString()};
+  return {res->status, res->body};
 }
 
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / absl::StrCat("valet-cp-it-", ::getpid(), "-", ++count_))
-                .string();
-    fs::remove_all(root_);
+    root_ = tmp_.path();
     conf_ = root_ + "/conf";
     fs::create_directories(conf_);
     ASSERT_TRUE(WriteAppFile(conf_, MakeApp("first")).ok());
     StartServer("127.0.0.1:0");
   }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(root_);
-  }
+  void TearDown() override { server_.reset(); }
 
   void StartServer(const std::string& grpc_listen) {
     ControlPlaneOptions options;
@@ -234,7 +209,7 @@ class ControlPlaneTest : public ::testing::Test {
     return {resp.dataplanes().begin(), resp.dataplanes().end()};
   }
 
-  static inline int count_ = 0;
+  testing::TempDir tmp_;  // First: removed after everything that uses it is gone.
   std::string root_, conf_;
   std::unique_ptr<ControlPlaneServer> server_;
   std::unique_ptr<v1::ControlService::Stub> stub_;
@@ -282,7 +257,11 @@ TEST_F(ControlPlaneTest, NoSnapshotWhenTheDataPlaneIsCurrent) {
   ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
   ASSERT_TRUE(WaitFor([&] { return DataPlanes().size() == 1; }));
   EXPECT_TRUE(Wait(0).complete());
-  EXPECT_TRUE(dp.received().empty());
+  // The stream delivers in order and a snapshot offered on attach is already being written when
+  // the next version is published, so had one been sent, it would arrive before this one.
+  uint64_t v = Apply({MakeApp("second")});
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == v; }));
+  EXPECT_EQ(dp.received(), (std::vector<uint64_t>{v}));
 }
 
 TEST_F(ControlPlaneTest, NackIsRecordedAndNotCached) {
@@ -919,12 +898,9 @@ class StderrCapture {
 };
 
 TEST_F(ControlPlaneTest, AFailedAttachIsAWarning) {
-  // A port nobody listens on: bind one, then close it.
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  std::string dead = absl::StrCat("127.0.0.1:", acceptor.local_endpoint().port());
-  acceptor.close();
+  absl::StatusOr<int> dead_port = testing::PickClosedPort();
+  ASSERT_TRUE(dead_port.ok()) << dead_port.status();
+  std::string dead = absl::StrCat("127.0.0.1:", *dead_port);
   FakeDataPlane dp;
   std::string log;
   {

@@ -78,9 +78,9 @@ bool ParseArgs(int argc, char** argv, Options& o) {
 }
 
 // An attach-stream client that ACKs every snapshot at once.
-class AckingDataPlane {
+class AckingDataplane {
  public:
-  AckingDataPlane(const std::string& server, const std::string& id) {
+  AckingDataplane(const std::string& server, const std::string& id) {
     channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
     stub_ = v1::AttachService::NewStub(channel_);
     stream_ = stub_->Attach(&context_);
@@ -98,7 +98,7 @@ class AckingDataPlane {
       }
     });
   }
-  ~AckingDataPlane() {
+  ~AckingDataplane() {
     context_.TryCancel();
     reader_.join();
   }
@@ -170,9 +170,9 @@ int Run(const Options& o) {
   }
   auto stub = v1::ControlService::NewStub(channel);
 
-  std::vector<std::unique_ptr<AckingDataPlane>> fakes;
+  std::vector<std::unique_ptr<AckingDataplane>> fakes;
   for (int i = 0; i < o.fake_dataplanes; ++i) {
-    fakes.push_back(std::make_unique<AckingDataPlane>(o.server, absl::StrCat("bench-fake-", i)));
+    fakes.push_back(std::make_unique<AckingDataplane>(o.server, absl::StrCat("bench-fake-", i)));
   }
   const int expected = o.dataplanes + o.fake_dataplanes;
 

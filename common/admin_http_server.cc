@@ -23,6 +23,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
+#include "common/acceptor.h"
 #include "common/http_framing.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
@@ -315,16 +316,9 @@ absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(std::str
   absl::StatusOr<tcp::endpoint> endpoint = ParseListenAddress(listen);
   if (!endpoint.ok()) return endpoint.status();
   auto impl = std::make_shared<Impl>(std::move(options), std::move(handler));
-  beast::error_code ec;
-  impl->acceptor.open(endpoint->protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(*endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", FormatAddress(*endpoint), ": ", ec.message()));
-  }
+  if (absl::Status opened = OpenAcceptor(impl->acceptor, *endpoint); !opened.ok()) return opened;
   std::unique_ptr<AdminHttpServer> server(new AdminHttpServer(impl));
+  beast::error_code ec;
   server->local_endpoint_ = impl->acceptor.local_endpoint(ec);
   Accept(impl);
   impl->thread = std::thread([impl] { impl->io.run(); });

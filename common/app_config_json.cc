@@ -1,13 +1,13 @@
 #include "common/app_config_json.h"
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <initializer_list>
 #include <limits>
 #include <set>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/app_config_validation.h"
@@ -311,10 +311,8 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      // Bytes >= 0x80 are negative chars; std::tolower needs them as unsigned char.
-      unsigned char ca = static_cast<unsigned char>(a[i - 1]);
-      unsigned char cb = static_cast<unsigned char>(b[j - 1]);
-      size_t sub = prev[j - 1] + (std::tolower(ca) == std::tolower(cb) ? 0 : 1);
+      size_t sub =
+          prev[j - 1] + (absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1]) ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
     }
     std::swap(prev, cur);

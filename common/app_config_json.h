@@ -2,8 +2,9 @@
 //
 // Parsing is strict: unknown fields, wrong types, fractions or negatives where a count is expected
 // are errors, because a typo must never silently disable auth. Every error names the source (a file
-// name or "request"), the JSON path and the reason, e.g.
-//   conf/apps/userauth.json: endpoints[1].port: expected an integer from 0 to 4294967295, got "x"
+// name or "request"), the JSON path and the reason, never the value (it may be a misplaced
+// secret), e.g.
+//   conf/apps/userauth.json: endpoints[1].port: expected a number, got a string
 // Parsing checks form only; ValidateAppConfig (app_config_validation.h) checks meaning.
 #ifndef VALET_COMMON_APP_CONFIG_JSON_H_
 #define VALET_COMMON_APP_CONFIG_JSON_H_

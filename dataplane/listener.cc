@@ -1,8 +1,7 @@
 #include "dataplane/listener.h"
 
-#include "absl/strings/str_cat.h"
+#include "common/acceptor.h"
 #include "common/logging.h"
-#include "common/string_view.h"
 #include "dataplane/session.h"
 #include "dataplane/worker.h"
 
@@ -14,15 +13,7 @@ using tcp = asio::ip::tcp;
 absl::StatusOr<std::shared_ptr<Listener>> Listener::Bind(std::vector<Worker*> workers,
                                                          const tcp::endpoint& ep) {
   tcp::acceptor acceptor(workers.front()->io());
-  boost::system::error_code ec;
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", ep.address().to_string(), ":",
-                                               ep.port(), ": ", ec.message()));
-  }
+  if (absl::Status opened = OpenAcceptor(acceptor, ep); !opened.ok()) return opened;
   return std::shared_ptr<Listener>(new Listener(std::move(workers), std::move(acceptor)));
 }
 

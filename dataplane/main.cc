@@ -41,8 +41,8 @@ ABSL_FLAG(std::string, cache_dir, "",
           "With --control-plane: keep the last good snapshot here and serve it at start when no "
           "control plane answers.");
 ABSL_FLAG(int, control_backoff_min_ms, 100,
-          "With --control-plane: the shortest wait between attach attempts (the first after a "
-          "stream ends).");
+          "With --control-plane: the shortest wait between attach attempts (the first wait "
+          "after a stream ends is between this and twice this).");
 ABSL_FLAG(int, control_backoff_max_ms, 5'000,
           "With --control-plane: the longest wait between attach attempts; a control plane that "
           "comes back is attached within this (plus the time to connect).");

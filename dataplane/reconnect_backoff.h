@@ -1,11 +1,12 @@
 // ReconnectBackoff: how long the control client waits before its next attach attempt.
 //
-// Exponential backoff with jitter, bounded on both sides: after the n-th failed attempt in a row
-// (n = 1, 2, ...) the step is s = min(min * 2^n, max) and the wait is drawn uniformly from
-// [max(min, s / 2), s]. Every wait is therefore within [min, max]; the upper half of the step
-// keeps data planes that lost the same control plane from retrying in lockstep without ever
-// exceeding the documented cap. Reset() after a stream was up: the next wait starts from the
-// bottom again.
+// Exponential backoff with jitter, bounded on both sides: the n-th wait since construction or the
+// last Reset() (n = 1, 2, ...) has the step s = min(min * 2^n, max) and is drawn uniformly from
+// [max(min, s / 2), s]. Every wait is therefore within [min, max], and even the first may be up to
+// 2 * min; the upper half of the step keeps data planes that lost the same control plane from
+// retrying in lockstep without ever exceeding the documented cap. The control client waits once
+// after a stream ends and once after each failed attempt, calling Reset() first when the stream
+// was up: the wait after it starts from the bottom again.
 //
 // This is the only backoff between attempts: the control client gives each attempt a fresh gRPC
 // channel, so gRPC's own reconnect backoff never adds to it.

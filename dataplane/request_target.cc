@@ -2,29 +2,22 @@
 
 #include <vector>
 
+#include "boost/beast/core/string.hpp"
+
 namespace valet {
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+using boost::beast::iequals;
 
 // "." or "%2e" (any case): the segment means "this directory".
-bool IsDot(std::string_view s) { return s == "." || IEquals(s, "%2e"); }
+bool IsDot(std::string_view s) { return s == "." || iequals(s, "%2e"); }
 
 // ".." in any mix of literal and percent-encoded dots.
 bool IsDotDot(std::string_view s) {
   for (std::string_view a : {".", "%2e"}) {
     for (std::string_view b : {".", "%2e"}) {
-      if (s.size() == a.size() + b.size() && IEquals(s.substr(0, a.size()), a) &&
-          IEquals(s.substr(a.size()), b)) {
+      if (s.size() == a.size() + b.size() && iequals(s.substr(0, a.size()), a) &&
+          iequals(s.substr(a.size()), b)) {
         return true;
       }
     }
@@ -43,7 +36,7 @@ bool HidesDotSegment(std::string_view segment) {
     if (segment[i] == '\\') {
       flat.push_back('/');
     } else if (segment[i] == '%' && i + 2 < segment.size() &&
-               (IEquals(segment.substr(i, 3), "%2f") || IEquals(segment.substr(i, 3), "%5c"))) {
+               (iequals(segment.substr(i, 3), "%2f") || iequals(segment.substr(i, 3), "%5c"))) {
       flat.push_back('/');
       i += 2;
     } else {
@@ -75,9 +68,8 @@ absl::StatusOr<RequestTarget> ParseRequestTarget(std::string_view target) {
   std::string rebuilt;
   if (!target.empty() && target.front() != '/') {
     size_t scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos ||
-        !(IEquals(target.substr(0, scheme_end), "http") ||
-          IEquals(target.substr(0, scheme_end), "https"))) {
+    if (scheme_end == std::string_view::npos || !(iequals(target.substr(0, scheme_end), "http") ||
+                                                  iequals(target.substr(0, scheme_end), "https"))) {
       return absl::InvalidArgumentError("request target must start with \"/\"");
     }
     size_t path_start = target.find_first_of("/?", scheme_end + 3);

@@ -25,7 +25,6 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   for (const v1::AppConfig& app : config.apps()) {
     auto route = std::make_unique<AppRoute>();
     route->name = app.name();
-    route->config = app;
     route->balancing = BalancingOf(app) == kBalancingRoundRobin ? BalancingPolicy::kRoundRobin
                                                                 : BalancingPolicy::kLeastRequest;
     route->connect_timeout = std::chrono::milliseconds(ConnectTimeoutMsOf(app));
@@ -48,7 +47,6 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
           spec.address && spec.address->is_v6() ? absl::StrCat("[", bare_host, "]") : bare_host;
       spec.key = absl::StrCat(host_for_header, ":", spec.port);
       spec.host_header = spec.port == 80 ? host_for_header : spec.key;
-      route->total_weight += spec.weight;
       route->endpoints.push_back(std::move(spec));
     }
     snapshot->apps_.emplace(app.name(), std::move(route));

@@ -40,10 +40,8 @@ struct EndpointSpec {
 // (auth: key and header; limits: bucket parameters; mocks: table; fan-out: aggregate routes).
 struct AppRoute {
   std::string name;
-  v1::AppConfig config;
   std::vector<EndpointSpec> endpoints;
   BalancingPolicy balancing = BalancingPolicy::kLeastRequest;
-  uint32_t total_weight = 0;
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;

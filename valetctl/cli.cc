@@ -356,7 +356,7 @@ std::vector<CommandSpec> AllCommands() {
   all.push_back(DeleteCommand());
   all.push_back(ReloadCommand());
   all.push_back(ValidateCommand());
-  all.push_back(DataPlanesCommand());
+  all.push_back(DataplanesCommand());
   all.push_back(VersionCommand());
   all.push_back(WatchCommand());
   return all;

@@ -14,7 +14,7 @@ CommandSpec ApplyCommand();               // apply_command.cc
 CommandSpec DeleteCommand();              // delete_command.cc
 CommandSpec ReloadCommand();              // reload_command.cc
 CommandSpec ValidateCommand();            // validate_command.cc (offline)
-CommandSpec DataPlanesCommand();          // dataplanes_command.cc
+CommandSpec DataplanesCommand();          // dataplanes_command.cc
 CommandSpec VersionCommand();             // version_command.cc
 CommandSpec WatchCommand();               // watch_command.cc
 

@@ -10,13 +10,13 @@ int ListDataPlanes(const Invocation& inv, CommandEnv& env) {
   v1::ListDataPlanesResponse response;
   grpc::Status status = conn.stub().ListDataPlanes(conn.NewContext().get(), {}, &response);
   if (!status.ok()) return conn.ReportError(status, "dataplanes", env.err());
-  env.Print(response, RenderDataPlanesTable(response));
+  env.Print(response, RenderDataplanesTable(response));
   return kExitOk;
 }
 
 }  // namespace
 
-CommandSpec DataPlanesCommand() {
+CommandSpec DataplanesCommand() {
   CommandSpec c;
   c.path = {"dataplanes"};
   c.summary = "List attached data planes: version served, connected since, last NACK.";

@@ -21,7 +21,7 @@ std::string OneLine(std::string cell) {
   return cell;
 }
 
-std::string DataPlaneLabel(const v1::DataPlaneStatus& dp) {
+std::string DataplaneLabel(const v1::DataPlaneStatus& dp) {
   std::string label = dp.id().empty() ? std::string("(no id)") : dp.id();
   if (!dp.address().empty()) absl::StrAppend(&label, " (", dp.address(), ")");
   return label;
@@ -136,7 +136,7 @@ std::string RenderAppDetails(const v1::AppConfig& app) {
   return table.Render();
 }
 
-std::string RenderDataPlanesTable(const v1::ListDataPlanesResponse& response) {
+std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response) {
   std::string out = absl::StrCat("control plane version ", response.version(), "\n");
   if (response.dataplanes().empty()) {
     absl::StrAppend(&out, "no data plane attached\n");
@@ -181,11 +181,11 @@ std::vector<std::string> WaitProblems(const v1::WaitForVersionResponse& response
   std::vector<std::string> lines;
   for (const v1::DataPlaneStatus& dp : response.nacked()) {
     uint64_t version = dp.last_nack_version() != 0 ? dp.last_nack_version() : response.version();
-    lines.push_back(absl::StrCat("data plane ", DataPlaneLabel(dp), " NACKed version ", version,
+    lines.push_back(absl::StrCat("data plane ", DataplaneLabel(dp), " NACKed version ", version,
                                  ": ", OneLine(dp.last_nack_reason())));
   }
   for (const v1::DataPlaneStatus& dp : response.pending()) {
-    lines.push_back(absl::StrCat("data plane ", DataPlaneLabel(dp), " did not answer version ",
+    lines.push_back(absl::StrCat("data plane ", DataplaneLabel(dp), " did not answer version ",
                                  response.version(), " in time (serves version ", dp.version(),
                                  ")"));
   }

@@ -48,7 +48,7 @@ std::string RenderAppDetails(const v1::AppConfig& app);
 
 // `dataplanes`: ID, ADDRESS, STATE, VERSION, CONNECTED SINCE, LAST NACK; a line with the
 // control plane's version first.
-std::string RenderDataPlanesTable(const v1::ListDataPlanesResponse& response);
+std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response);
 
 // A list of app names for a line meant for people: "a, b, c" up to kMaxNamesShown names, then
 // "a, b, c, d, e and 1995 more" (applying thousands of apps must not print one huge line; -o json

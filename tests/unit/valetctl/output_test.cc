@@ -110,13 +110,13 @@ TEST(DataPlanesTableTest, StatesAndNacks) {
   b->set_version(4);
   b->set_last_nack_version(5);
   b->set_last_nack_reason("apps[0]: bad\nthing");
-  EXPECT_EQ(RenderDataPlanesTable(response),
+  EXPECT_EQ(RenderDataplanesTable(response),
             "control plane version 5\n"
             "ID     ADDRESS          STATE     VERSION   CONNECTED SINCE        LAST NACK\n"
             "dp-a   127.0.0.1:8000   in sync   5         2026-01-01T00:00:00Z   -\n"
             "dp-b   127.0.0.1:8001   behind    4         -                      version 5: "
             "apps[0]: bad thing\n");
-  EXPECT_EQ(RenderDataPlanesTable(v1::ListDataPlanesResponse()),
+  EXPECT_EQ(RenderDataplanesTable(v1::ListDataPlanesResponse()),
             "control plane version 0\nno data plane attached\n");
 }
 

@@ -117,10 +117,9 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(limits_.header, std::numeric_limits<std::uint32_t>::max())));
     stream_.expires_after(kIoTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -170,9 +169,10 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     cancel_ = impl->handler(request, [pending](AdminResponse response) {
       absl::MutexLock lock(&pending->impl->mu);
       if (pending->impl->stopped) return;
-      asio::post(pending->impl->io, [self = pending->self, response = std::move(response)]() mutable {
-        self->Reply(std::move(response), self->keep_alive_);
-      });
+      asio::post(pending->impl->io,
+                 [self = pending->self, response = std::move(response)]() mutable {
+                   self->Reply(std::move(response), self->keep_alive_);
+                 });
     });
     if (cancel_ && !answered_) WatchForHangUp();
   }
@@ -199,8 +199,8 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
         tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
           if (self->answered_ || !self->cancel_) return;
           char byte;
-          ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1,
-                             MSG_PEEK | MSG_DONTWAIT);
+          ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           // Data (a pipelined request) is no hang-up; EOF or an error is.
           if (!ec && n > 0) return;
           AdminHttpServer::Cancel cancel = std::move(self->cancel_);

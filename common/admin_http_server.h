@@ -53,7 +53,7 @@ class AdminHttpServer {
   using Handler = std::function<Cancel(const AdminRequest& request, Done done)>;
 
   struct Options {
-    std::string server_name;  // The Server field of every answer.
+    std::string server_name;          // The Server field of every answer.
     size_t max_body_bytes = 1 << 20;  // Larger: 413.
     // The request line and the fields together; larger: 431 (414 if the request line alone is
     // longer than max_target_bytes).

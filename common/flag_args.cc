@@ -34,7 +34,8 @@ absl::Status Append(const std::string& raw, int depth, std::vector<std::string>*
 }
 
 absl::Status ExpandFlagFile(const std::string& path, int depth, std::vector<std::string>* out) {
-  if (depth > 8) return absl::InvalidArgumentError(absl::StrCat(path, ": flag files nest too deep"));
+  if (depth > 8)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": flag files nest too deep"));
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   size_t pos = 0;

@@ -35,8 +35,8 @@ absl::StatusOr<tcp::endpoint> ParseListenAddress(std::string_view text) {
   // A name ("localhost"): resolved once, now, at start.
   asio::io_context io;
   tcp::resolver resolver(io);
-  auto results = resolver.resolve(std::string(host), std::to_string(port), tcp::resolver::passive,
-                                  ec);
+  auto results =
+      resolver.resolve(std::string(host), std::to_string(port), tcp::resolver::passive, ec);
   if (ec || results.empty()) {
     return bad(absl::StrCat("cannot resolve \"", AsAbsl(host), "\": ", ec.message()));
   }

@@ -46,9 +46,9 @@ struct LogMessageVoidify {
 #define VALET_LOG_SEVERITY_WARNING ::valet::LogSeverity::kWarning
 #define VALET_LOG_SEVERITY_ERROR ::valet::LogSeverity::kError
 
-#define VALET_LOG(severity)                                        \
-  (VALET_LOG_SEVERITY_##severity < ::valet::MinLogSeverity())      \
-      ? (void)0                                                    \
+#define VALET_LOG(severity)                                   \
+  (VALET_LOG_SEVERITY_##severity < ::valet::MinLogSeverity()) \
+      ? (void)0                                               \
       : ::valet::LogMessageVoidify() & ::valet::LogMessage(VALET_LOG_SEVERITY_##severity).stream()
 
 #endif  // VALET_COMMON_LOGGING_H_

@@ -9,9 +9,9 @@
 #define VALET_STATUS_CONCAT(a, b) VALET_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status valet_status_ = (expr);     \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status valet_status_ = (expr);         \
     if (!valet_status_.ok()) return valet_status_; \
   } while (0)
 

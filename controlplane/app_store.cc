@@ -138,10 +138,10 @@ std::shared_ptr<v1::ControlPlaneMessage> AppStore::MakeMessage(uint64_t version,
 absl::Status AppStore::CheckSize(const v1::ConfigSnapshot& snapshot) const {
   size_t size = WidestSnapshotBytes(snapshot);
   if (size <= options_.max_snapshot_bytes) return absl::OkStatus();
-  return absl::OutOfRangeError(
-      absl::StrCat("refused: a snapshot of the resulting ", Apps(snapshot.apps_size()),
-                   " would be ", size, " bytes, more than the ", options_.max_snapshot_bytes,
-                   " bytes a data plane accepts; nothing changed"));
+  return absl::OutOfRangeError(absl::StrCat("refused: a snapshot of the resulting ",
+                                            Apps(snapshot.apps_size()), " would be ", size,
+                                            " bytes, more than the ", options_.max_snapshot_bytes,
+                                            " bytes a data plane accepts; nothing changed"));
 }
 
 std::shared_ptr<const v1::ControlPlaneMessage> AppStore::snapshot_message() const {
@@ -149,7 +149,8 @@ std::shared_ptr<const v1::ControlPlaneMessage> AppStore::snapshot_message() cons
   return message_;
 }
 
-std::string AppStore::FreePathFor(const std::string& name, const std::set<std::string>& used) const {
+std::string AppStore::FreePathFor(const std::string& name,
+                                  const std::set<std::string>& used) const {
   std::string path = DirFile(conf_dir_, name + ".json");
   constexpr int kMaxTries = 10000;
   for (int i = 2; i <= kMaxTries; ++i) {
@@ -177,8 +178,8 @@ absl::StatusOr<v1::AppConfig> AppStore::Get(const std::string& name) const {
 
 absl::Status AppStore::CheckExpected(const ChangeOptions& options) const {
   if (options.expected_version != 0 && options.expected_version != version_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "expected version ", options.expected_version, ", current is ", version_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("expected version ", options.expected_version, ", current is ", version_));
   }
   return absl::OkStatus();
 }
@@ -220,8 +221,8 @@ absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
             absl::StrCat("no free file name for app \"", s.app.name(), "\" in ", conf_dir_));
       }
       if (!options.dry_run && fs::path(path).filename() != s.app.name() + ".json") {
-        VALET_LOG(INFO) << "app " << s.app.name() << " goes to " << path << ": "
-                        << s.app.name() << ".json holds another app";
+        VALET_LOG(INFO) << "app " << s.app.name() << " goes to " << path << ": " << s.app.name()
+                        << ".json holds another app";
       }
       used.insert(path);
       next.emplace(s.app.name(), Entry{s.app, std::move(path)});

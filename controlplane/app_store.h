@@ -51,8 +51,8 @@ namespace valet {
 // One accepted change, as published to listeners.
 struct StoreChange {
   uint64_t version = 0;
-  std::vector<std::string> changed_apps;  // Created or replaced, sorted.
-  std::vector<std::string> deleted_apps;  // Sorted.
+  std::vector<std::string> changed_apps;               // Created or replaced, sorted.
+  std::vector<std::string> deleted_apps;               // Sorted.
   std::shared_ptr<const v1::ConfigSnapshot> snapshot;  // The complete new set.
   // The same snapshot as the attach stream sends it, built once per version and shared by every
   // stream (`snapshot` points into it).
@@ -86,7 +86,7 @@ class AppStore {
 
   // The current version and complete set (apps sorted by name). Never null.
   std::shared_ptr<const v1::ConfigSnapshot> snapshot() const;
-  uint64_t version() const;  // == snapshot()->version()
+  uint64_t version() const;                  // == snapshot()->version()
   uint64_t epoch() const { return epoch_; }  // == snapshot()->epoch(); fixed for the lifetime.
   // The current snapshot wrapped for the attach stream (snapshot() points into it). Never null.
   std::shared_ptr<const v1::ControlPlaneMessage> snapshot_message() const;

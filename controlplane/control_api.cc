@@ -16,7 +16,8 @@ std::vector<SourcedApp> Sourced(const google::protobuf::RepeatedPtrField<v1::App
   std::vector<SourcedApp> out;
   out.reserve(apps.size());
   for (int i = 0; i < apps.size(); ++i) {
-    std::string name = apps.size() == 1 && source != "apps" ? source : absl::StrCat(source, "[", i, "]");
+    std::string name =
+        apps.size() == 1 && source != "apps" ? source : absl::StrCat(source, "[", i, "]");
     out.push_back({apps[i], std::move(name)});
   }
   return out;
@@ -104,10 +105,9 @@ uint64_t ControlApi::WaitForVersion(const v1::WaitForVersionRequest& request, Wa
   absl::Duration timeout =
       request.timeout_ms() == 0 ? kDefaultWaitTimeout : absl::Milliseconds(request.timeout_ms());
   timeout = std::min(timeout, kMaxWaitTimeout);
-  return registry_->WaitForVersion(version, absl::Now() + timeout,
-                            [done = std::move(done)](v1::WaitForVersionResponse response) {
-                              done(std::move(response));
-                            });
+  return registry_->WaitForVersion(
+      version, absl::Now() + timeout,
+      [done = std::move(done)](v1::WaitForVersionResponse response) { done(std::move(response)); });
 }
 
 }  // namespace valet

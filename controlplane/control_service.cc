@@ -87,8 +87,8 @@ class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::V
       if (queue_.size() >= kMaxQueuedEvents) {
         queue_.clear();
         done_ = true;
-        finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                      "watcher fell too far behind");
+        finish_status_ =
+            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "watcher fell too far behind");
         finish = MaybeFinishLocked();
       } else {
         v1::VersionEvent event;

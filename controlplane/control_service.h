@@ -3,10 +3,11 @@
 // Callback API throughout: unary calls answer in the handler (ApplyApps and friends wait for the
 // conf-dir write, a few milliseconds), WaitForVersion answers when the registry says so without
 // holding a thread (a cancelled wait leaves the registry at once; ControlPlaneServer::Shutdown has
-// the registry answer every pending wait before the gRPC server shuts down), WatchVersions is a ServerWriteReactor fed by the AppStore (first event: the
-// current version; then one per new version; the queue is bounded, a client that falls more than
-// kMaxQueuedEvents behind is ended with RESOURCE_EXHAUSTED).
-// Lifetime: `api` outlives the service; the service outlives its grpc::Server.
+// the registry answer every pending wait before the gRPC server shuts down), WatchVersions is a
+// ServerWriteReactor fed by the AppStore (first event: the current version; then one per new
+// version; the queue is bounded, a client that falls more than kMaxQueuedEvents behind is ended
+// with RESOURCE_EXHAUSTED). Lifetime: `api` outlives the service; the service outlives its
+// grpc::Server.
 #ifndef VALET_CONTROLPLANE_CONTROL_SERVICE_H_
 #define VALET_CONTROLPLANE_CONTROL_SERVICE_H_
 

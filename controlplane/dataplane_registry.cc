@@ -50,7 +50,8 @@ uint64_t DataplaneRegistry::Connected(const std::string& id, const std::string& 
     // while this data plane serves an older version than the refused one.
     uint64_t nack_version = 0;
     std::string nack_reason;
-    for (auto it = entries_.lower_bound(Key(id, "")); it != entries_.end() && it->first.first == id;) {
+    for (auto it = entries_.lower_bound(Key(id, ""));
+         it != entries_.end() && it->first.first == id;) {
       const v1::DataPlaneStatus& old = it->second.status;
       if (it->first.second == peer) {
         ++it;

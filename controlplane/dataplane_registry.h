@@ -25,8 +25,8 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -105,7 +105,7 @@ class DataplaneRegistry {
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Shutdown: waits are answered at once.
   bool exiting_ ABSL_GUARDED_BY(mu_) = false;   // Destructor: the timer thread ends.
-  absl::CondVar timer_cv_;  // Signalled when a waiter is added or on stop.
+  absl::CondVar timer_cv_;                      // Signalled when a waiter is added or on stop.
   std::thread timer_;
 };
 

@@ -53,9 +53,9 @@ int Run() {
 
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
-    absl::Status s = WriteFileAtomically(
-        port_file, absl::StrCat("grpc ", (*server)->grpc_address(), "\nhttp ",
-                                (*server)->http_address(), "\n"));
+    absl::Status s =
+        WriteFileAtomically(port_file, absl::StrCat("grpc ", (*server)->grpc_address(), "\nhttp ",
+                                                    (*server)->http_address(), "\n"));
     if (!s.ok()) {
       VALET_LOG(ERROR) << "cannot write --port-file: " << s.message();
       return 1;

@@ -36,7 +36,8 @@ static_assert(kMaxBodyBytes >=
 static_assert(kMaxBodyBytes <= kMaxGrpcMessageBytes);
 
 AdminResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
-  nlohmann::ordered_json j = {{"error", {{"status", status}, {"code", code}, {"message", message}}}};
+  nlohmann::ordered_json j = {
+      {"error", {{"status", status}, {"code", code}, {"message", message}}}};
   return {status, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"};
 }
 
@@ -247,13 +248,20 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
 
 int HttpStatusForCode(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kInvalidArgument: return 400;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kFailedPrecondition: return 409;
-    case absl::StatusCode::kResourceExhausted: return 429;
-    case absl::StatusCode::kOutOfRange: return 413;  // The change would make too large a snapshot.
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kOutOfRange:
+      return 413;  // The change would make too large a snapshot.
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -264,8 +272,8 @@ absl::StatusOr<std::unique_ptr<RestAdmin>> RestAdmin::Start(ControlApi* api,
   AdminHttpServer::Options options;
   options.server_name = "valet-controlplane";
   options.max_body_bytes = kMaxBodyBytes;
-  absl::StatusOr<std::unique_ptr<AdminHttpServer>> server = AdminHttpServer::Start(
-      listen, options, [api](const AdminRequest& request, auto done) {
+  absl::StatusOr<std::unique_ptr<AdminHttpServer>> server =
+      AdminHttpServer::Start(listen, options, [api](const AdminRequest& request, auto done) {
         return HandleAdminRequest(api, request, std::move(done));
       });
   if (!server.ok()) return server.status();

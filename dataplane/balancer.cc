@@ -77,8 +77,8 @@ std::optional<Balancer::Choice> Balancer::Pick(const AppRoute& app, const Tried&
   std::uniform_int_distribution<size_t> dist(0, usable.size() - 1);
   size_t a = usable[dist(rng_)];
   size_t b = usable[dist(rng_)];
-  if (a == b) b = usable[(std::find(usable.begin(), usable.end(), a) - usable.begin() + 1) %
-                         usable.size()];
+  if (a == b)
+    b = usable[(std::find(usable.begin(), usable.end(), a) - usable.begin() + 1) % usable.size()];
   // Compare outstanding/weight without division: oa/wa < ob/wb  <=>  oa*wb < ob*wa.
   uint64_t la = uint64_t{StateOf(eps[a]).outstanding} * eps[b].weight;
   uint64_t lb = uint64_t{StateOf(eps[b]).outstanding} * eps[a].weight;

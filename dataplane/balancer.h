@@ -35,7 +35,7 @@ struct EndpointState {
 };
 
 struct OutlierPolicy {
-  uint32_t consecutive_failures = 5;              // Failures in a row that eject.
+  uint32_t consecutive_failures = 5;  // Failures in a row that eject.
   std::chrono::milliseconds eject_duration{5'000};
 };
 

@@ -51,8 +51,7 @@ class BodyRelay {
 
   // Writes `head` (may be empty: already sent) and relays the body the parser announces.
   // `head` and `buffer` (of `buffer_size` bytes) must outlive the relay.
-  void Start(const Io& io, std::string_view head, bool chunked, char* buffer,
-             size_t buffer_size) {
+  void Start(const Io& io, std::string_view head, bool chunked, char* buffer, size_t buffer_size) {
     io_ = io;
     head_ = head;
     chunked_ = chunked;
@@ -74,11 +73,9 @@ class BodyRelay {
     body.data = buffer_;
     body.size = buffer_size_;
     io_.in->expires_after(io_.in_timeout);
-    boost::beast::http::async_read_some(
-        *io_.in, *io_.in_buffer, *io_.parser,
-        [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
-          OnRead(ec);
-        });
+    boost::beast::http::async_read_some(*io_.in, *io_.in_buffer, *io_.parser,
+                                        [self = owner_->shared_from_this(), this](
+                                            boost::beast::error_code ec, size_t) { OnRead(ec); });
   }
 
   void OnRead(boost::beast::error_code ec) {

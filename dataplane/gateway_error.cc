@@ -38,13 +38,11 @@ GatewayError UpstreamOverloaded(std::string_view detail) {
 GatewayError UpstreamTimeout() {
   return {504, "upstream_timeout", "the backend did not answer in time"};
 }
-GatewayError NotReady() {
-  return {503, "not_ready", "this gateway has no configuration yet"};
-}
+GatewayError NotReady() { return {503, "not_ready", "this gateway has no configuration yet"}; }
 }  // namespace errors
 
-http::response<http::string_body> MakeErrorResponse(const GatewayError& error,
-                                                    std::string_view app, bool keep_alive) {
+http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,
+                                                    bool keep_alive) {
   nlohmann::ordered_json body;
   body["error"]["status"] = error.status;
   body["error"]["code"] = error.code;

@@ -13,9 +13,9 @@ namespace {
 
 // RFC 9110 7.6.1, plus the fields older intermediaries treat as hop-by-hop.
 constexpr std::string_view kHopByHop[] = {
-    "Connection", "Keep-Alive",          "Proxy-Connection", "TE",     "Trailer",
-    "Upgrade",    "Proxy-Authenticate", "Proxy-Authorization", "Transfer-Encoding",
-    "Content-Length"};
+    "Connection",        "Keep-Alive",    "Proxy-Connection",   "TE",
+    "Trailer",           "Upgrade",       "Proxy-Authenticate", "Proxy-Authorization",
+    "Transfer-Encoding", "Content-Length"};
 
 }  // namespace
 

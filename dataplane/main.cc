@@ -57,12 +57,12 @@ ABSL_FLAG(std::string, port_file, "",
           "Once listening, write the bound addresses here (lines 'listen HOST:PORT', "
           "'admin HOST:PORT').");
 ABSL_FLAG(uint32_t, max_header_bytes, 16 * 1024, "Largest request header; larger gets 431.");
-ABSL_FLAG(uint64_t, max_body_bytes, 64ull * 1024 * 1024,
-          "Largest request body; larger gets 413.");
+ABSL_FLAG(uint64_t, max_body_bytes, 64ull * 1024 * 1024, "Largest request body; larger gets 413.");
 ABSL_FLAG(int, client_timeout_ms, 60'000,
           "Deadline of every client read and write, and of an idle keep-alive connection.");
 ABSL_FLAG(int, upstream_io_timeout_ms, 60'000, "Deadline of every backend body read and write.");
-ABSL_FLAG(int, upstream_idle_timeout_ms, 30'000, "Close pooled backend connections idle this long.");
+ABSL_FLAG(int, upstream_idle_timeout_ms, 30'000,
+          "Close pooled backend connections idle this long.");
 ABSL_FLAG(uint32_t, max_connections_per_endpoint, 1024,
           "Open connections to one backend endpoint (connecting, in use and idle), for the whole "
           "data plane; requests past it wait in a queue.");
@@ -235,39 +235,39 @@ int Run() {
     if (!written.ok()) VALET_LOG(ERROR) << "port file: " << written.message();
   }
 
-  std::function<void(boost::system::error_code, int)> on_signal =
-      [&](boost::system::error_code ec, int signo) {
-        if (ec) return;
-        if (signo == SIGHUP) {
-          if (conf_dir.empty()) {
-            VALET_LOG(INFO) << "SIGHUP ignored: configs come from the control plane";
-          } else {
-            std::shared_ptr<const Snapshot> before = snapshots.current();
-            if (absl::Status s = load_conf_dir(); s.ok()) {
-              // "serving config version N" follows once every worker serves it.
-              VALET_LOG(INFO) << "reloaded " << conf_dir << " as version " << snapshots.version();
-              // Accepted (an empty dir is a valid set), but rarely meant: say so where operators
-              // look.
-              size_t had = before ? before->app_count() : 0;
-              if (had > 0 && snapshots.current()->app_count() == 0) {
-                VALET_LOG(WARNING) << "reload of " << conf_dir << " removed every app (" << had
-                                   << "): every request now gets 404 until apps are added again";
-              }
-            } else {
-              VALET_LOG(ERROR) << "reload refused, still serving version " << snapshots.version()
-                               << ":\n"
-                               << s.message();
-            }
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      if (conf_dir.empty()) {
+        VALET_LOG(INFO) << "SIGHUP ignored: configs come from the control plane";
+      } else {
+        std::shared_ptr<const Snapshot> before = snapshots.current();
+        if (absl::Status s = load_conf_dir(); s.ok()) {
+          // "serving config version N" follows once every worker serves it.
+          VALET_LOG(INFO) << "reloaded " << conf_dir << " as version " << snapshots.version();
+          // Accepted (an empty dir is a valid set), but rarely meant: say so where operators
+          // look.
+          size_t had = before ? before->app_count() : 0;
+          if (had > 0 && snapshots.current()->app_count() == 0) {
+            VALET_LOG(WARNING) << "reload of " << conf_dir << " removed every app (" << had
+                               << "): every request now gets 404 until apps are added again";
           }
-          signals.async_wait(on_signal);
-          return;
+        } else {
+          VALET_LOG(ERROR) << "reload refused, still serving version " << snapshots.version()
+                           << ":\n"
+                           << s.message();
         }
-        VALET_LOG(INFO) << "draining (signal " << signo << "); a second signal exits at once";
-        // Give the signals back to their default action: a second one ends the process.
-        boost::system::error_code ignored;
-        signals.clear(ignored);
-        signals_io.stop();
-      };
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    VALET_LOG(INFO) << "draining (signal " << signo << "); a second signal exits at once";
+    // Give the signals back to their default action: a second one ends the process.
+    boost::system::error_code ignored;
+    signals.clear(ignored);
+    signals_io.stop();
+  };
   signals.async_wait(on_signal);
   signals_io.run();
 

@@ -82,12 +82,12 @@ std::string Metrics::RenderPrometheus() const {
       std::string le = b < AppStats::kLatencyBucketsMs.size()
                            ? absl::StrFormat("%g", AppStats::kLatencyBucketsMs[b] / 1000.0)
                            : "+Inf";
-      absl::StrAppend(&latency, "valet_request_duration_seconds_bucket{app=\"", label,
-                      "\",le=\"", le, "\"} ", cumulative, "\n");
+      absl::StrAppend(&latency, "valet_request_duration_seconds_bucket{app=\"", label, "\",le=\"",
+                      le, "\"} ", cumulative, "\n");
     }
-    absl::StrAppend(&latency, "valet_request_duration_seconds_sum{app=\"", label, "\"} ",
-                    absl::StrFormat("%.6f", s.latency_sum_us_.load(std::memory_order_relaxed) / 1e6),
-                    "\n");
+    absl::StrAppend(
+        &latency, "valet_request_duration_seconds_sum{app=\"", label, "\"} ",
+        absl::StrFormat("%.6f", s.latency_sum_us_.load(std::memory_order_relaxed) / 1e6), "\n");
     absl::StrAppend(&latency, "valet_request_duration_seconds_count{app=\"", label, "\"} ",
                     cumulative, "\n");
   };

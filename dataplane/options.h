@@ -15,20 +15,20 @@ struct ProxyOptions {
   uint32_t max_apps = 0;  // A snapshot with more apps is refused (NACK). 0: no limit.
 
   // Client side.
-  uint32_t max_header_bytes = 16 * 1024;                  // Larger: 431.
-  uint64_t max_body_bytes = 64ull * 1024 * 1024;          // Larger: 413.
-  std::chrono::milliseconds client_timeout{60'000};       // Every read and write, and keep-alive idle.
+  uint32_t max_header_bytes = 16 * 1024;             // Larger: 431.
+  uint64_t max_body_bytes = 64ull * 1024 * 1024;     // Larger: 413.
+  std::chrono::milliseconds client_timeout{60'000};  // Every read and write, and keep-alive idle.
 
   // Backend side.
-  std::chrono::milliseconds upstream_io_timeout{60'000};  // Every body read and write.
+  std::chrono::milliseconds upstream_io_timeout{60'000};    // Every body read and write.
   std::chrono::milliseconds upstream_idle_timeout{30'000};  // Pooled connections older are closed.
   // Per endpoint, for the whole data plane (each worker takes an equal share): open connections
   // (connecting, in use and idle), and requests waiting for one, for at most queue_timeout.
   uint32_t max_connections_per_endpoint = 1024;
   uint32_t max_pending_per_endpoint = 4096;
   std::chrono::milliseconds queue_timeout{5'000};
-  uint32_t eject_after_failures = 5;                      // Consecutive failures that eject.
-  std::chrono::milliseconds eject_duration{5'000};        // How long an ejected endpoint is skipped.
+  uint32_t eject_after_failures = 5;                // Consecutive failures that eject.
+  std::chrono::milliseconds eject_duration{5'000};  // How long an ejected endpoint is skipped.
   uint32_t max_upstream_response_header_bytes = 64 * 1024;
 };
 

@@ -60,8 +60,7 @@ bool IsConnectionLoss(const beast::error_code& ec) {
 
 }  // namespace
 
-Session::Session(Worker& worker, TcpSocket socket)
-    : worker_(worker), client_(std::move(socket)) {
+Session::Session(Worker& worker, TcpSocket socket) : worker_(worker), client_(std::move(socket)) {
   beast::error_code ec;
   tcp::endpoint remote = client_.socket().remote_endpoint(ec);
   client_ip_ = ec ? "unknown" : remote.address().to_string();
@@ -111,10 +110,9 @@ void Session::ReadRequestHeader() {
   idle_ = client_buffer_.size() == 0;
   if (idle_ && worker_.draining()) return Close();
   client_.expires_after(worker_.options().client_timeout);
-  http::async_read_header(client_, client_buffer_, *request_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnRequestHeader(ec);
-                          });
+  http::async_read_header(
+      client_, client_buffer_, *request_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequestHeader(ec); });
 }
 
 void Session::OnRequestHeader(beast::error_code ec) {
@@ -265,7 +263,8 @@ void Session::AcquireUpstream() {
     return SendError(last_connect_error_ ? *last_connect_error_
                                          : errors::UpstreamUnreachable("no endpoint left to try"));
   }
-  if (choice->panic) worker_.metrics().upstream_panic_picks().fetch_add(1, std::memory_order_relaxed);
+  if (choice->panic)
+    worker_.metrics().upstream_panic_picks().fetch_add(1, std::memory_order_relaxed);
   tried_.push_back(choice->index);
   endpoint_ = &app_->endpoints[choice->index];
   if (auto conn = worker_.pool().TakeIdle(endpoint_->key)) {
@@ -304,8 +303,9 @@ void Session::OnUpstreamConnected(beast::error_code ec, std::unique_ptr<Upstream
         worker_.metrics().upstream_ejections().fetch_add(1, std::memory_order_relaxed);
       }
     }
-    last_connect_error_ = timeout ? errors::UpstreamTimeout()
-                                  : errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
+    last_connect_error_ = timeout
+                              ? errors::UpstreamTimeout()
+                              : errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
     // A connection that never opened carried nothing: retrying elsewhere is always safe.
     if (tried_.size() < 2) return AcquireUpstream();
     return SendError(*last_connect_error_);
@@ -326,10 +326,9 @@ void Session::SendRequestHeader() {
   // With a body the relay writes the header, with the first body bytes when they are at hand.
   if (request_has_body_ && !expects_continue_) return StartRequestRelay(request_head_);
   upstream_->stream.expires_after(worker_.options().upstream_io_timeout);
-  asio::async_write(upstream_->stream, asio::buffer(request_head_),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->OnRequestHeaderSent(ec);
-                    });
+  asio::async_write(
+      upstream_->stream, asio::buffer(request_head_),
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequestHeaderSent(ec); });
 }
 
 void Session::OnRequestHeaderSent(beast::error_code ec) {
@@ -343,10 +342,9 @@ void Session::OnRequestHeaderSent(beast::error_code ec) {
     expects_continue_ = false;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     client_.expires_after(worker_.options().client_timeout);
-    return asio::async_write(client_, asio::buffer(kContinue.data(), kContinue.size()),
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnContinueSent(ec);
-                             });
+    return asio::async_write(
+        client_, asio::buffer(kContinue.data(), kContinue.size()),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnContinueSent(ec); });
   }
   StartRequestRelay({});
 }
@@ -393,10 +391,9 @@ void Session::ReadResponseHeader() {
     response_deadline_ = std::chrono::steady_clock::now() + app_->request_timeout;
   }
   upstream_->stream.expires_at(response_deadline_);
-  http::async_read_header(upstream_->stream, upstream_->buffer, *response_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnResponseHeader(ec);
-                          });
+  http::async_read_header(
+      upstream_->stream, upstream_->buffer, *response_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnResponseHeader(ec); });
 }
 
 void Session::OnResponseHeader(beast::error_code ec) {
@@ -470,8 +467,7 @@ void Session::OnResponseHeaderSent(beast::error_code ec) {
     ReleaseUpstream(false);
     return Close();
   }
-  ReleaseUpstream(response_->is_done() && response_->keep_alive() &&
-                  upstream_->buffer.size() == 0);
+  ReleaseUpstream(response_->is_done() && response_->keep_alive() && upstream_->buffer.size() == 0);
   RecordRequest(response_->get().result_int());
   EndExchange(client_keep_alive_);
 }

@@ -87,7 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
   TcpStream client_;
   boost::beast::flat_buffer client_buffer_;
   std::string client_ip_;
-  bool idle_ = false;     // Waiting for the first byte of the next request.
+  bool idle_ = false;  // Waiting for the first byte of the next request.
   bool closed_ = false;
 
   // The exchange in progress (reset per request).

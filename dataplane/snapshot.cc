@@ -7,8 +7,8 @@
 
 namespace valet {
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
-    const v1::ConfigSnapshot& config, Metrics& metrics) {
+absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::ConfigSnapshot& config,
+                                                                  Metrics& metrics) {
   std::vector<SourcedApp> sourced;
   sourced.reserve(config.apps_size());
   for (const v1::AppConfig& app : config.apps()) {

@@ -140,17 +140,16 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
     pending->resolver.cancel();
     (*shared_connect)(beast::error::timeout, tcp::endpoint());
   });
-  pending->resolver.async_resolve(
-      endpoint.host, std::to_string(endpoint.port),
-      [pending, raw, deadline, shared_connect](beast::error_code ec,
-                                               tcp::resolver::results_type results) {
-        if (pending->answered) return;
-        pending->answered = true;
-        pending->timer.cancel();
-        if (ec) return (*shared_connect)(ec, tcp::endpoint());
-        raw->stream.expires_at(deadline);
-        raw->stream.async_connect(results, std::move(*shared_connect));
-      });
+  pending->resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
+                                  [pending, raw, deadline, shared_connect](
+                                      beast::error_code ec, tcp::resolver::results_type results) {
+                                    if (pending->answered) return;
+                                    pending->answered = true;
+                                    pending->timer.cancel();
+                                    if (ec) return (*shared_connect)(ec, tcp::endpoint());
+                                    raw->stream.expires_at(deadline);
+                                    raw->stream.async_connect(results, std::move(*shared_connect));
+                                  });
 }
 
 void UpstreamPool::OnOpened(const EndpointSpec& endpoint, std::chrono::milliseconds timeout,

@@ -120,9 +120,9 @@ class UpstreamPool {
   };
   struct Entry {
     std::vector<std::unique_ptr<UpstreamConnection>> idle;
-    size_t open = 0;        // Connecting + lent + idle: what the cap counts.
+    size_t open = 0;  // Connecting + lent + idle: what the cap counts.
     size_t connecting = 0;
-    bool retired = false;   // No longer configured: given-back connections close.
+    bool retired = false;  // No longer configured: given-back connections close.
     std::deque<Waiter> waiters;
     std::unique_ptr<boost::asio::steady_timer> queue_timer;  // Due at the oldest waiter's deadline.
   };

@@ -57,14 +57,14 @@ class Worker {
   }
 
   // Any thread.
-  void Start();                                          // Starts the thread.
+  void Start();  // Starts the thread.
   // Posted; applies in order. `installed` (may be empty) runs on this worker's thread right after
   // the swap: from then on every exchange this worker starts pins `s`. It never runs if the
   // worker stops first. Posted before Start, the swap is the worker's first handler, so it runs
   // before any connection the worker is given.
   void SetSnapshot(std::shared_ptr<const Snapshot> s, std::function<void()> installed = {});
-  void Drain();                                          // Posted: idle sessions close.
-  void Stop();                                           // Stops the loop and joins.
+  void Drain();  // Posted: idle sessions close.
+  void Stop();   // Stops the loop and joins.
   size_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
 
  private:

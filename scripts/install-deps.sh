@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-format
   # libraries
   libboost1.74-dev libboost-system1.74-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

@@ -125,10 +125,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (q != std::string_view::npos) {
         size = BytesFromQuery(target.substr(q + 1)).value_or(body_bytes_);
       }
-      std::string body =
-          path == kStatsPath
-              ? absl::StrCat(R"({"accepted":)", accepted_connections.load(), "}")
-              : GetBody(req.method_string(), path, size);
+      std::string body = path == kStatsPath
+                             ? absl::StrCat(R"({"accepted":)", accepted_connections.load(), "}")
+                             : GetBody(req.method_string(), path, size);
       res_->set(http::field::content_type, "application/json");
       res_->content_length(body.size());
       if (req.method() == http::verb::get) res_->body() = std::move(body);

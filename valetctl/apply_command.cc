@@ -95,9 +95,10 @@ int Apply(const Invocation& inv, CommandEnv& env) {
   v1::ApplyAppsResponse response;
   grpc::Status status = conn.stub().ApplyApps(context.get(), request, &response);
   if (!status.ok()) {
-    return conn.ReportError(status, dry_run ? "apply --dry-run" : "apply", env.err(),
-                            [&](const std::string& line) { return NameSources(apps, line); },
-                            /*mutation=*/!dry_run);
+    return conn.ReportError(
+        status, dry_run ? "apply --dry-run" : "apply", env.err(),
+        [&](const std::string& line) { return NameSources(apps, line); },
+        /*mutation=*/!dry_run);
   }
 
   std::string summary =

@@ -60,7 +60,8 @@ CommandSpec DeleteCommand() {
   c.args_usage = "NAME";
   c.summary = "Delete an app (its file leaves the conf dir; data planes stop serving it).";
   c.flags = {
-      {"dry-run", 0, "", "check on the server only (the app exists, --expected-version); change nothing"},
+      {"dry-run", 0, "",
+       "check on the server only (the app exists, --expected-version); change nothing"},
       {"wait", 0, "", "wait until every data plane ACKed the new version (bounded by --timeout)"},
       {"expected-version", 0, "N", "refuse unless the control plane is at version N"},
   };

@@ -13,7 +13,8 @@ int Reload(const Invocation& inv, CommandEnv& env) {
   if (!conn.ConnectForChange(context->deadline(), env.err())) return kExitUnreachable;
   v1::ReloadResponse response;
   grpc::Status status = conn.stub().Reload(context.get(), {}, &response);
-  if (!status.ok()) return conn.ReportError(status, "reload", env.err(), nullptr, /*mutation=*/true);
+  if (!status.ok())
+    return conn.ReportError(status, "reload", env.err(), nullptr, /*mutation=*/true);
   std::string summary = absl::StrCat("reloaded the conf dir: version ", response.version(), "\n");
   if (!inv.Has("wait")) {
     env.Print(response, summary);

@@ -55,9 +55,9 @@ class ClusterTest : public ::testing::Test {
     if (!bin.ok()) return dp;
     std::string port_file = dir_.Join(id + ".ports");
     ::unlink(port_file.c_str());
-    std::vector<std::string> args = {"--control-plane", grpc_, "--id", id, "--listen",
-                                     "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-                                     "--port-file", port_file, "--workers", "2"};
+    std::vector<std::string> args = {
+        "--control-plane", grpc_,         "--id",        id,        "--listen",  "127.0.0.1:0",
+        "--admin-listen",  "127.0.0.1:0", "--port-file", port_file, "--workers", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = Process::Start(*bin, args);
     EXPECT_TRUE(p.ok()) << p.status();
@@ -216,9 +216,8 @@ TEST_F(ClusterTest, KillingTheControlPlaneFailsNoRequestAndDataPlanesReattach) {
       [&] {
         CtlResult planes = Valetctl({"-o", "json", "dataplanes"});
         size_t connected = 0;
-        for (size_t pos = 0; (pos = planes.output.find("\"connected\": true", pos)) !=
-                             std::string::npos;
-             ++pos) {
+        for (size_t pos = 0;
+             (pos = planes.output.find("\"connected\": true", pos)) != std::string::npos; ++pos) {
           ++connected;
         }
         return connected == 2;

@@ -157,7 +157,8 @@ TEST_F(MalformedTest, AmbiguousFramingRefusedNeverForwarded) {
       "POST /shop/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
       "POST /shop/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello",
       "POST /shop/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nhello",
-      "POST /shop/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+      "POST /shop/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
   };
   for (const char* s : smuggles) {
     std::string out = Raw(s);
@@ -167,8 +168,8 @@ TEST_F(MalformedTest, AmbiguousFramingRefusedNeverForwarded) {
 }
 
 TEST_F(MalformedTest, OversizedHeaderIs431AndBodyIs413) {
-  std::string big_header = "GET /shop/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') +
-                           "\r\n\r\n";
+  std::string big_header =
+      "GET /shop/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n";
   std::string out = Raw(big_header);
   EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 200);
 
@@ -179,9 +180,9 @@ TEST_F(MalformedTest, OversizedHeaderIs431AndBodyIs413) {
 
   // A chunked body that grows past the limit.
   HttpClient chunked = Client();
-  auto grown = chunked.Send("POST", "/shop/x", {}, "",
-                            std::vector<std::string>{std::string(60000, 'c'),
-                                                     std::string(60000, 'd')});
+  auto grown =
+      chunked.Send("POST", "/shop/x", {}, "",
+                   std::vector<std::string>{std::string(60000, 'c'), std::string(60000, 'd')});
   // The gateway answers before the client has sent everything and then drains what follows
   // (lingering close), so the client reads the 413 rather than a reset.
   ASSERT_TRUE(grown.ok()) << grown.status();

@@ -25,8 +25,8 @@ inline std::string AppJson(const std::string& name, const std::vector<int>& port
                            const std::string& extra = "", const std::string& path = "") {
   std::vector<std::string> endpoints;
   for (int port : ports) {
-    endpoints.push_back(absl::StrCat(R"({"host": "127.0.0.1", "path": ")", path,
-                                     R"(", "port": )", port, "}"));
+    endpoints.push_back(
+        absl::StrCat(R"({"host": "127.0.0.1", "path": ")", path, R"(", "port": )", port, "}"));
   }
   return absl::StrCat(R"({"name": ")", name, R"(", "description": "test app", )", extra,
                       R"( "endpoints": [)", absl::StrJoin(endpoints, ", "), "]}\n");
@@ -43,11 +43,9 @@ class DataplaneTest : public ::testing::Test {
   void StartDataplane(std::vector<std::string> extra_args = {}) {
     absl::StatusOr<std::string> bin = DataplaneBinary();
     ASSERT_TRUE(bin.ok()) << bin.status();
-    std::vector<std::string> args = {"--conf-dir",     dir_.Join("conf"),
-                                     "--listen",       "127.0.0.1:0",
-                                     "--admin-listen", "127.0.0.1:0",
-                                     "--port-file",    dir_.Join("ports"),
-                                     "--workers",      "2"};
+    std::vector<std::string> args = {
+        "--conf-dir",  dir_.Join("conf"), "--listen",         "127.0.0.1:0", "--admin-listen",
+        "127.0.0.1:0", "--port-file",     dir_.Join("ports"), "--workers",   "2"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     auto process = Process::Start(*bin, args);
     ASSERT_TRUE(process.ok()) << process.status();

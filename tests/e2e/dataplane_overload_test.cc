@@ -31,8 +31,8 @@ TEST_F(OverloadTest, RequestsPastTheConnectionCapWaitThenOverflowWith503) {
   auto second = GetAsync("/slow/2");
   ASSERT_TRUE(slow->WaitForRequests(2, absl::Seconds(10)));
   auto queued = GetAsync("/slow/3");
-  ASSERT_TRUE(WaitFor([&] { return Metric("valet_upstream_pending_requests") == 1; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return Metric("valet_upstream_pending_requests") == 1; }, absl::Seconds(10)));
   // The queue is full: refused at once, counted, and the backend never sees it.
   HttpClient client = Client();
   auto refused = client.Get("/slow/4");
@@ -56,8 +56,8 @@ TEST_F(OverloadTest, AWaitingRequestGivesUpAfterTheQueueTimeout) {
     return BackendReply::Respond(200, "done").After(std::chrono::milliseconds(3000));
   });
   WriteApp("slow", AppJson("slow", {slow->port()}));
-  StartDataplane({"--workers", "1", "--max-connections-per-endpoint", "1",
-                  "--queue-timeout-ms", "200"});
+  StartDataplane(
+      {"--workers", "1", "--max-connections-per-endpoint", "1", "--queue-timeout-ms", "200"});
   auto first = GetAsync("/slow/1");
   ASSERT_TRUE(slow->WaitForRequests(1, absl::Seconds(10)));
   HttpClient client = Client();

@@ -89,8 +89,8 @@ TEST_F(ProxyTest, FiveMegabyteBinaryBodyIntactBothWays) {
   const std::string blob = BinaryBlob(5 * 1024 * 1024);
   HttpClient client = Client(absl::Seconds(30));
   // Up: the backend reports the length and hash of what it received.
-  auto up = client.Send("POST", "/shop/upload", {{"Content-Type", "application/octet-stream"}},
-                        blob);
+  auto up =
+      client.Send("POST", "/shop/upload", {{"Content-Type", "application/octet-stream"}}, blob);
   ASSERT_TRUE(up.ok()) << up.status();
   Json echo = EchoOf(*up);
   EXPECT_EQ(echo["body_length"], blob.size());
@@ -157,9 +157,9 @@ TEST_F(ProxyTest, HopByHopFieldsStrippedAndForwardedFieldsSet) {
 
   // And on the way back.
   backend_->SetHandler([](const RecordedRequest&) {
-    return BackendReply::Respond(200, "ok",
-                                 {{"Connection", "X-Back"}, {"X-Back", "1"}, {"X-Kept", "2"},
-                                  {"Keep-Alive", "timeout=9"}});
+    return BackendReply::Respond(
+        200, "ok",
+        {{"Connection", "X-Back"}, {"X-Back", "1"}, {"X-Kept", "2"}, {"Keep-Alive", "timeout=9"}});
   });
   auto back = client.Get("/shop/h");
   ASSERT_TRUE(back.ok()) << back.status();

@@ -284,8 +284,10 @@ TEST_F(HostileDataplaneTest, DeeplyNestedSnapshotCacheIsRefusedAtStart) {
   boost::crc_32_type crc;
   crc.process_bytes(payload.data(), payload.size());
   std::string bytes = "VLTSNAP1";
-  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xff));
-  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc.checksum() >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i)
+    bytes.push_back(static_cast<char>((crc.checksum() >> (8 * i)) & 0xff));
   bytes += payload;
   std::string cache = dir_.WriteFile("cache/snapshot.binpb", bytes);
   absl::StatusOr<std::string> bin = valet::testing::DataplaneBinary();

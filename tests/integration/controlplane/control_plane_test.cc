@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -479,13 +479,13 @@ TEST_F(ControlPlaneTest, RestAdmin) {
   EXPECT_NE(r.body.find("\"connected\": true"), std::string::npos) << r.body;
 }
 
-
 // The bytes of a generic call's answer.
 std::string Bytes(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
   if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -533,9 +533,9 @@ class ReflectionCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::By
     grpc::Slice slice(std::string("\x3a\x01*", 3));
     request_ = grpc::ByteBuffer(&slice, 1);
     ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    stub_.PrepareBidiStreamingCall(
-        &ctx_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        grpc::StubOptions(), this);
+    stub_.PrepareBidiStreamingCall(&ctx_,
+                                   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                   grpc::StubOptions(), this);
     StartWriteLast(&request_, grpc::WriteOptions());
     StartRead(&response_);
     StartCall();
@@ -592,7 +592,8 @@ TEST_F(ControlPlaneTest, ASnapshotOfAnotherEpochIsReplaced) {
   ASSERT_TRUE(WaitFor([&] { return dp.received().size() == 1; }));
   EXPECT_EQ(dp.received()[0], version);
   EXPECT_EQ(dp.served().epoch, server_->store()->epoch());
-  ASSERT_TRUE(WaitFor([&] { return DataPlanes().size() == 1 && DataPlanes()[0].version() == version; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return DataPlanes().size() == 1 && DataPlanes()[0].version() == version; }));
 }
 
 TEST_F(ControlPlaneTest, PendingWaitsAreAnsweredBeforeShutdown) {
@@ -866,8 +867,8 @@ TEST_F(ControlPlaneTest, ListenWithoutHostMeansEveryInterface) {
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string& address = (*server)->grpc_address();
   ASSERT_EQ(address.rfind("0.0.0.0:", 0), 0u) << address;
-  auto stub = v1::ControlService::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + address.substr(8), grpc::InsecureChannelCredentials()));
+  auto stub = v1::ControlService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + address.substr(8), grpc::InsecureChannelCredentials()));
   v1::GetVersionResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -123,8 +123,7 @@ TEST(LoadConfDirTest, ListsEveryErrorOfEveryFile) {
   ASSERT_FALSE(apps.ok());
   EXPECT_EQ(apps.status().code(), absl::StatusCode::kInvalidArgument);
   std::string msg(apps.status().message());
-  EXPECT_THAT(msg, HasSubstr(dir.File("range.json") +
-                             ": endpoints[0].port: must be 1..65535"));
+  EXPECT_THAT(msg, HasSubstr(dir.File("range.json") + ": endpoints[0].port: must be 1..65535"));
   EXPECT_THAT(msg, HasSubstr(dir.File("syntax.json") + ": invalid JSON at line 1"));
   EXPECT_THAT(msg,
               HasSubstr(dir.File("typo.json") +

@@ -31,9 +31,9 @@ namespace fs = std::filesystem;
 class TempDir {
  public:
   TempDir() {
-    path_ = (fs::temp_directory_path() /
-             absl::StrCat("valet-cp-test-", ::getpid(), "-", counter_++))
-                .string();
+    path_ =
+        (fs::temp_directory_path() / absl::StrCat("valet-cp-test-", ::getpid(), "-", counter_++))
+            .string();
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -136,8 +136,8 @@ TEST_F(AppStoreTest, AChangeWhileStoppedTakesTheNextVersion) {
 }
 
 TEST_F(AppStoreTest, RefusesToOpenAndListsEveryError) {
-  ASSERT_TRUE(WriteFileAtomically(File("a.json"), R"({"name": "a", "endpoints": [], "bogus": 1})")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(File("a.json"), R"({"name": "a", "endpoints": [], "bogus": 1})").ok());
   ASSERT_TRUE(WriteFileAtomically(File("b.json"), "{not json").ok());
   auto store = AppStore::Open(dir_.path());
   ASSERT_FALSE(store.ok());
@@ -936,8 +936,8 @@ TEST(SnapshotCacheTest, SavesAtomicallyAndLoads) {
   int files = 0;
   for (const auto& e : fs::directory_iterator(cache)) files += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(files, 1);
-  ASSERT_TRUE(WriteFileAtomically((fs::path(cache) / kSnapshotCacheFileName).string(), "\xff\xff")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically((fs::path(cache) / kSnapshotCacheFileName).string(), "\xff\xff").ok());
   EXPECT_EQ(LoadSnapshotCache(cache).status().code(), absl::StatusCode::kDataLoss);
 }
 

@@ -75,7 +75,8 @@ class UpstreamPoolTest : public ::testing::Test {
 };
 
 TEST_F(UpstreamPoolTest, CapsConnectionsAndQueuesTheRest) {
-  UpstreamPool pool = MakePool({/*max_connections=*/2, /*max_pending=*/4, std::chrono::seconds(30)});
+  UpstreamPool pool =
+      MakePool({/*max_connections=*/2, /*max_pending=*/4, std::chrono::seconds(30)});
   auto a = Connect(pool);
   auto b = Connect(pool);
   auto c = Connect(pool);
@@ -200,7 +201,8 @@ TEST_F(UpstreamPoolTest, AConnectTimeoutWhileOthersAreUpWaitsInsteadOfFailing) {
   size_t established = 0;
   for (auto& s : slots) {
     if (!s->has_value()) continue;
-    ASSERT_FALSE(s->value().ec) << "a connect timeout failed a request: " << s->value().ec.message();
+    ASSERT_FALSE(s->value().ec) << "a connect timeout failed a request: "
+                                << s->value().ec.message();
     ++established;
     up = std::move(s->value().conn);
   }

@@ -20,12 +20,12 @@ class OverloadTest : public DataplaneTest {
 };
 
 TEST_F(OverloadTest, RequestsPastTheConnectionCapWaitThenOverflowWith503) {
-  auto slow = StartBackend("slow", [](const RecordedRequest&) {
-    return BackendReply::Respond(200, "done").After(std::chrono::milliseconds(1500));
-  });
+  // Answers wait until the test lets them go, so the cap is full for as long as the test needs.
+  auto slow = StartBackend(
+      "slow", [](const RecordedRequest&) { return BackendReply::Respond(200, "done").Held(); });
   WriteApp("slow", AppJson("slow", {slow->port()}));
   StartDataplane({"--workers", "1", "--max-connections-per-endpoint", "2",
-                  "--max-pending-per-endpoint", "1", "--queue-timeout-ms", "20000"});
+                  "--max-pending-per-endpoint", "1", "--queue-timeout-ms", "60000"});
 
   auto first = GetAsync("/slow/1");
   auto second = GetAsync("/slow/2");
@@ -39,6 +39,12 @@ TEST_F(OverloadTest, RequestsPastTheConnectionCapWaitThenOverflowWith503) {
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_GATEWAY_ERROR(*refused, 503, "upstream_overloaded");
 
+  // Let the first two answer; the queued request rides one of their connections, and is held
+  // in turn until let go.
+  slow->ReleaseHeld();
+  ASSERT_TRUE(slow->WaitForRequests(3, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return slow->held_count() == 1; }, absl::Seconds(10)));
+  slow->ReleaseHeld();
   for (auto* f : {&first, &second, &queued}) {
     auto res = f->get();
     ASSERT_TRUE(res.ok()) << res.status();
@@ -52,9 +58,8 @@ TEST_F(OverloadTest, RequestsPastTheConnectionCapWaitThenOverflowWith503) {
 }
 
 TEST_F(OverloadTest, AWaitingRequestGivesUpAfterTheQueueTimeout) {
-  auto slow = StartBackend("slow", [](const RecordedRequest&) {
-    return BackendReply::Respond(200, "done").After(std::chrono::milliseconds(3000));
-  });
+  auto slow = StartBackend(
+      "slow", [](const RecordedRequest&) { return BackendReply::Respond(200, "done").Held(); });
   WriteApp("slow", AppJson("slow", {slow->port()}));
   StartDataplane(
       {"--workers", "1", "--max-connections-per-endpoint", "1", "--queue-timeout-ms", "200"});
@@ -65,6 +70,7 @@ TEST_F(OverloadTest, AWaitingRequestGivesUpAfterTheQueueTimeout) {
   ASSERT_TRUE(late.ok()) << late.status();
   EXPECT_GATEWAY_ERROR(*late, 503, "upstream_overloaded");
   EXPECT_NE(late->body.find("in time"), std::string::npos) << late->body;
+  slow->ReleaseHeld();
   auto res = first.get();
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->status, 200);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/e2e/dataplane_fixture.h"
+#include "tests/support/control_plane_process.h"
 
 namespace valet::testing {
 namespace {
@@ -27,19 +28,11 @@ class ClusterTest : public ::testing::Test {
 
   // Starts the control plane; `grpc_port` 0 picks one (a restart passes the old one).
   void StartControlPlane(int grpc_port = 0) {
-    auto bin = ControlplaneBinary();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    std::string port_file = dir_.Join("cp.ports");
-    ::unlink(port_file.c_str());
-    auto p = Process::Start(*bin, {"--conf-dir", dir_.Join("conf"), "--grpc-listen",
-                                   absl::StrCat("127.0.0.1:", grpc_port), "--http-listen",
-                                   "127.0.0.1:0", "--port-file", port_file});
-    ASSERT_TRUE(p.ok()) << p.status();
-    control_plane_ = std::move(*p);
-    auto ports = WaitForPortFile(port_file, absl::Seconds(20));
-    ASSERT_TRUE(ports.ok()) << ports.status() << control_plane_->Log();
-    grpc_ = (*ports)["grpc"];
-    http_ = (*ports)["http"];
+    auto cp = StartControlPlaneProcess(dir_.Join("conf"), dir_.Join("cp.ports"), grpc_port);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    control_plane_ = std::move(cp->process);
+    grpc_ = cp->grpc;
+    http_ = cp->http;
   }
 
   struct Dataplane {

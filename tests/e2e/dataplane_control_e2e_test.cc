@@ -12,6 +12,7 @@
 #include "dataplane/snapshot_cache.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/dataplane_fixture.h"
+#include "tests/support/control_plane_process.h"
 
 namespace valet::testing {
 namespace {
@@ -37,19 +38,11 @@ class ControlConnectionTest : public ::testing::Test {
 
   // Starts the control plane on 127.0.0.1:`grpc_port` (0 picks one) serving conf/.
   void StartControlPlane(int grpc_port = 0) {
-    auto bin = ControlplaneBinary();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    std::string port_file = dir_.Join("cp.ports");
-    ::unlink(port_file.c_str());
-    auto p = Process::Start(*bin, {"--conf-dir", dir_.Join("conf"), "--grpc-listen",
-                                   absl::StrCat("127.0.0.1:", grpc_port), "--http-listen",
-                                   "127.0.0.1:0", "--port-file", port_file});
-    ASSERT_TRUE(p.ok()) << p.status();
-    control_plane_ = std::move(*p);
-    auto ports = WaitForPortFile(port_file, absl::Seconds(20));
-    ASSERT_TRUE(ports.ok()) << ports.status() << control_plane_->Log();
-    grpc_port_ = SplitHostPort((*ports)["grpc"])->second;
-    http_ = (*ports)["http"];
+    auto cp = StartControlPlaneProcess(dir_.Join("conf"), dir_.Join("cp.ports"), grpc_port);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    control_plane_ = std::move(cp->process);
+    grpc_port_ = SplitHostPort(cp->grpc)->second;
+    http_ = cp->http;
   }
 
   void StopControlPlane() {

@@ -547,6 +547,19 @@ TEST_F(ValetctlE2eTest, DeleteDryRunChangesNothing) {
   EXPECT_EQ(r.exit_code, 2) << r;
 }
 
+// A real gRPC server on 127.0.0.1 (port picked by the kernel) serving a scripted control plane;
+// `*address` is its HOST:PORT. Null if it could not start.
+std::unique_ptr<grpc::Server> StartScriptedControlPlane(grpc::Service* service,
+                                                        std::string* address) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  *address = absl::StrCat("127.0.0.1:", port);
+  return server;
+}
+
 // A control plane that takes changes and never answers them (until released).
 class SilentControlService final : public v1::ControlService::CallbackService {
  public:
@@ -572,15 +585,11 @@ class SilentControlService final : public v1::ControlService::CallbackService {
 
 TEST_F(ValetctlE2eTest, AChangeWithoutAnAnswerMayHaveLanded) {
   SilentControlService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::string address;
+  std::unique_ptr<grpc::Server> server = StartScriptedControlPlane(&service, &address);
   ASSERT_NE(server, nullptr);
   std::string file = WriteApp("a.json", AppJson("a"));
-  RunResult r = RunRaw(
-      {"--server", absl::StrCat("127.0.0.1:", port), "--timeout", "1s", "apply", "-f", file});
+  RunResult r = RunRaw({"--server", address, "--timeout", "1s", "apply", "-f", file});
   service.ReleaseAll();
   server->Shutdown();
   EXPECT_EQ(r.exit_code, 4) << r;
@@ -625,13 +634,9 @@ TEST_F(ValetctlE2eTest, AChangeLostAfterItWasSentHasAnUnknownOutcome) {
   for (std::vector<std::string> change : std::vector<std::vector<std::string>>{
            {"apply", "-f", WriteApp("a.json", AppJson("a"))}, {"delete", "a"}, {"reload"}}) {
     DyingControlService service;
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    std::string address;
+    std::unique_ptr<grpc::Server> server = StartScriptedControlPlane(&service, &address);
     ASSERT_NE(server, nullptr);
-    std::string address = absl::StrCat("127.0.0.1:", port);
     change.insert(change.begin(), {"--server", address, "--timeout", "20s"});
     std::unique_ptr<Process> ctl = StartValetctl(change);
     ASSERT_NE(ctl, nullptr);
@@ -678,14 +683,11 @@ class FailingWaitControlService final : public v1::ControlService::CallbackServi
 // The change landed: a failed wait must not look like "nothing was sent" (exit 3).
 TEST_F(ValetctlE2eTest, AFailedWaitSaysTheChangeLanded) {
   FailingWaitControlService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::string address;
+  std::unique_ptr<grpc::Server> server = StartScriptedControlPlane(&service, &address);
   ASSERT_NE(server, nullptr);
-  RunResult r = RunRaw({"--server", absl::StrCat("127.0.0.1:", port), "apply", "--wait", "-f",
-                        WriteApp("a.json", AppJson("a"))});
+  RunResult r =
+      RunRaw({"--server", address, "apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
   server->Shutdown();
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(r.out, "applied 1 app (a): version 7\n");

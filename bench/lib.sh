@@ -70,24 +70,23 @@ wait_http() {
   return 1
 }
 
-# Peak RSS in KB (VmHWM) of PID plus its direct children (nginx workers).
-peak_rss_kb() {
+# sum_children PID FUNC: FUNC P summed over PID and its direct children (nginx's workers).
+sum_children() {
   local total=0 p v
   for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-    v="$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
+    v="$("$2" "$p")"
     total=$(( total + ${v:-0} ))
   done
   echo "$total"
 }
 
+vm_hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+# Fields 14 and 15 of /proc/PID/stat (user and system ticks), counted after the ")" that ends the
+# command name.
+cpu_ticks_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || true; }
+
+# Peak RSS in KB (VmHWM) of PID plus its direct children.
+peak_rss_kb() { sum_children "$1" vm_hwm_kb; }
 
 # CPU time (user + system) in clock ticks used so far by PID plus its direct children.
-cpu_ticks() {
-  local total=0 p v
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-    # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
-    v="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || true)"
-    total=$(( total + ${v:-0} ))
-  done
-  echo "$total"
-}
+cpu_ticks() { sum_children "$1" cpu_ticks_of; }

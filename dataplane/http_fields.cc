@@ -38,6 +38,21 @@ void StripHopByHop(http::fields& fields) {
   for (std::string_view name : kHopByHop) fields.erase(name);
 }
 
+std::optional<std::string> RequestedUpgrade(const http::fields& fields, unsigned version) {
+  if (version < 11) return std::nullopt;
+  auto upgrade = fields.find(http::field::upgrade);
+  if (upgrade == fields.end() || upgrade->value().empty()) return std::nullopt;
+  bool named = false;
+  auto connection = fields.equal_range(http::field::connection);
+  for (auto it = connection.first; it != connection.second && !named; ++it) {
+    named = http::token_list(it->value()).exists("upgrade");
+  }
+  if (!named) return std::nullopt;
+  std::string protocol(upgrade->value());
+  if (boost::beast::iequals(protocol, "h2c")) return std::nullopt;
+  return protocol;
+}
+
 void SetForwardedFields(http::fields& fields, std::string_view client_ip, std::string_view proto) {
   auto xff = fields.find("X-Forwarded-For");
   if (xff != fields.end()) {

@@ -60,6 +60,9 @@ ABSL_FLAG(uint32_t, max_header_bytes, 16 * 1024, "Largest request header; larger
 ABSL_FLAG(uint64_t, max_body_bytes, 64ull * 1024 * 1024, "Largest request body; larger gets 413.");
 ABSL_FLAG(int, client_timeout_ms, 60'000,
           "Deadline of every client read and write, and of an idle keep-alive connection.");
+ABSL_FLAG(int, tunnel_idle_timeout_ms, 300'000,
+          "Close a tunnel (a connection switched to another protocol, WebSocket) in which no "
+          "byte moved in either direction for this long.");
 ABSL_FLAG(int, upstream_io_timeout_ms, 60'000, "Deadline of every backend body read and write.");
 ABSL_FLAG(int, upstream_idle_timeout_ms, 30'000,
           "Close pooled backend connections idle this long.");
@@ -91,6 +94,8 @@ int Run() {
   options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   options.client_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_client_timeout_ms));
+  options.tunnel_idle_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_tunnel_idle_timeout_ms));
   options.upstream_io_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_upstream_io_timeout_ms));
   options.upstream_idle_timeout =
@@ -104,6 +109,7 @@ int Run() {
   // A zero or negative duration would fail every request (or never end a drain): refuse it.
   for (auto [name, value] :
        {std::pair{"--client-timeout-ms", absl::GetFlag(FLAGS_client_timeout_ms)},
+        std::pair{"--tunnel-idle-timeout-ms", absl::GetFlag(FLAGS_tunnel_idle_timeout_ms)},
         std::pair{"--upstream-io-timeout-ms", absl::GetFlag(FLAGS_upstream_io_timeout_ms)},
         std::pair{"--upstream-idle-timeout-ms", absl::GetFlag(FLAGS_upstream_idle_timeout_ms)},
         std::pair{"--queue-timeout-ms", absl::GetFlag(FLAGS_queue_timeout_ms)},

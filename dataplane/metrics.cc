@@ -117,6 +117,11 @@ std::string Metrics::RenderPrometheus() const {
                   "# TYPE valet_active_connections gauge\n"
                   "valet_active_connections ",
                   active_connections_.load(), "\n",
+                  "# HELP valet_active_tunnels Client connections switched to a byte tunnel "
+                  "(WebSocket).\n"
+                  "# TYPE valet_active_tunnels gauge\n"
+                  "valet_active_tunnels ",
+                  active_tunnels_.load(), "\n",
                   "# HELP valet_malformed_requests_total Requests refused as malformed.\n"
                   "# TYPE valet_malformed_requests_total counter\n"
                   "valet_malformed_requests_total ",

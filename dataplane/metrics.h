@@ -62,6 +62,7 @@ class Metrics {
   std::atomic<uint64_t>& config_reloads_failed() { return config_reloads_failed_; }
   std::atomic<uint64_t>& snapshot_version() { return snapshot_version_; }
   std::atomic<int64_t>& active_connections() { return active_connections_; }
+  std::atomic<int64_t>& active_tunnels() { return active_tunnels_; }
   std::atomic<uint64_t>& malformed_requests() { return malformed_requests_; }
   std::atomic<uint64_t>& upstream_connections_opened() { return upstream_connections_opened_; }
   std::atomic<uint64_t>& upstream_ejections() { return upstream_ejections_; }
@@ -79,6 +80,7 @@ class Metrics {
   std::atomic<uint64_t> config_reloads_failed_{0};
   std::atomic<uint64_t> snapshot_version_{0};
   std::atomic<int64_t> active_connections_{0};
+  std::atomic<int64_t> active_tunnels_{0};
   std::atomic<uint64_t> malformed_requests_{0};
   std::atomic<uint64_t> upstream_connections_opened_{0};
   std::atomic<uint64_t> upstream_ejections_{0};

@@ -18,6 +18,8 @@ struct ProxyOptions {
   uint32_t max_header_bytes = 16 * 1024;             // Larger: 431.
   uint64_t max_body_bytes = 64ull * 1024 * 1024;     // Larger: 413.
   std::chrono::milliseconds client_timeout{60'000};  // Every read and write, and keep-alive idle.
+  // A tunnel (after a protocol switch, WebSocket) in which no byte moved this long is closed.
+  std::chrono::milliseconds tunnel_idle_timeout{300'000};
 
   // Backend side.
   std::chrono::milliseconds upstream_io_timeout{60'000};    // Every body read and write.

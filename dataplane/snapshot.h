@@ -36,8 +36,11 @@ struct EndpointSpec {
   std::optional<boost::asio::ip::address> address;  // Set when `host` is an IP literal.
 };
 
-// One app as the request path sees it. Later stages add their compiled parts here
-// (auth: key and header; limits: bucket parameters; mocks: table; fan-out: aggregate routes).
+class Pipeline;
+
+// One app as the request path sees it. Later features add their compiled parts here (auth: keys
+// and header; limits: budgets; mocks: table; fan-out: routes) and a stage or handler to
+// `pipeline`.
 struct AppRoute {
   std::string name;
   std::vector<EndpointSpec> endpoints;
@@ -45,6 +48,7 @@ struct AppRoute {
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;
+  std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 
 class Snapshot {

@@ -14,11 +14,11 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
-#include "dataplane/balancer.h"
 #include "dataplane/metrics.h"
 #include "dataplane/options.h"
 #include "dataplane/snapshot.h"
-#include "dataplane/upstream_pool.h"
+#include "dataplane/upstream/balancer.h"
+#include "dataplane/upstream/upstream_pool.h"
 
 namespace valet {
 

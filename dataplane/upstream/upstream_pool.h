@@ -11,8 +11,8 @@
 // A connection is reused only after a complete, well-formed response that allowed keep-alive
 // (the session decides and calls Release). Idle connections older than the idle timeout, or that
 // the backend has closed, are never handed out.
-#ifndef VALET_DATAPLANE_UPSTREAM_POOL_H_
-#define VALET_DATAPLANE_UPSTREAM_POOL_H_
+#ifndef VALET_DATAPLANE_UPSTREAM_UPSTREAM_POOL_H_
+#define VALET_DATAPLANE_UPSTREAM_UPSTREAM_POOL_H_
 
 #include <algorithm>
 #include <atomic>
@@ -155,4 +155,4 @@ template <>
 struct is_error_code_enum<valet::PoolError> : std::true_type {};
 }  // namespace boost::system
 
-#endif  // VALET_DATAPLANE_UPSTREAM_POOL_H_
+#endif  // VALET_DATAPLANE_UPSTREAM_UPSTREAM_POOL_H_

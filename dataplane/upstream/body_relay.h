@@ -10,8 +10,8 @@
 // The relay belongs to its owner (a Session) and holds no reference to it between operations;
 // every pending operation keeps the owner alive through owner->shared_from_this(). Worker thread
 // only.
-#ifndef VALET_DATAPLANE_BODY_RELAY_H_
-#define VALET_DATAPLANE_BODY_RELAY_H_
+#ifndef VALET_DATAPLANE_UPSTREAM_BODY_RELAY_H_
+#define VALET_DATAPLANE_UPSTREAM_BODY_RELAY_H_
 
 #include <array>
 #include <chrono>
@@ -136,4 +136,4 @@ class BodyRelay {
 
 }  // namespace valet
 
-#endif  // VALET_DATAPLANE_BODY_RELAY_H_
+#endif  // VALET_DATAPLANE_UPSTREAM_BODY_RELAY_H_

@@ -9,8 +9,8 @@
 // every endpoint left to try is ejected, the balancer picks among them anyway (panic mode), so a
 // struggling backend gets slower answers instead of none. State is keyed by "host:port" so it
 // survives snapshot swaps.
-#ifndef VALET_DATAPLANE_BALANCER_H_
-#define VALET_DATAPLANE_BALANCER_H_
+#ifndef VALET_DATAPLANE_UPSTREAM_BALANCER_H_
+#define VALET_DATAPLANE_UPSTREAM_BALANCER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -77,4 +77,4 @@ class Balancer {
 
 }  // namespace valet
 
-#endif  // VALET_DATAPLANE_BALANCER_H_
+#endif  // VALET_DATAPLANE_UPSTREAM_BALANCER_H_

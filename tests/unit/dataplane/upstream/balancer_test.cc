@@ -1,4 +1,4 @@
-#include "dataplane/balancer.h"
+#include "dataplane/upstream/balancer.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "dataplane/upstream_pool.h"
+#include "dataplane/upstream/upstream_pool.h"
 
 #include <sys/socket.h>
 

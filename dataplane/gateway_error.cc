@@ -15,6 +15,9 @@ GatewayError HeaderTooLarge() {
 GatewayError BodyTooLarge() {
   return {413, "body_too_large", "the request body is larger than this gateway accepts"};
 }
+GatewayError RequestTimeout() {
+  return {408, "request_timeout", "the request body stopped arriving"};
+}
 GatewayError UnknownApp(std::string_view app) {
   return {404, "unknown_app",
           app.empty() ? std::string("the path names no app: use /{app}/...")

@@ -22,6 +22,7 @@ namespace errors {
 GatewayError BadRequest(std::string message);
 GatewayError HeaderTooLarge();
 GatewayError BodyTooLarge();
+GatewayError RequestTimeout();
 GatewayError UnknownApp(std::string_view app);
 GatewayError UpstreamUnreachable(std::string_view detail);
 GatewayError UpstreamReset();

@@ -16,10 +16,14 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 
+#include "boost/asio/basic_waitable_timer.hpp"
 #include "boost/asio/write.hpp"
+#include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/buffer_body.hpp"
 #include "boost/beast/http/error.hpp"
@@ -72,10 +76,36 @@ class BodyRelay {
     auto& body = io_.parser->get().body();
     body.data = buffer_;
     body.size = buffer_size_;
-    io_.in->expires_after(io_.in_timeout);
-    boost::beast::http::async_read_some(*io_.in, *io_.in_buffer, *io_.parser,
-                                        [self = owner_->shared_from_this(), this](
-                                            boost::beast::error_code ec, size_t) { OnRead(ec); });
+    if constexpr (isRequest) {
+      // The client's body: the read's deadline cancels it rather than closing the socket (as the
+      // stream's own deadline would), so that a body that stops arriving still gets its 408.
+      uint64_t generation = ++read_generation_;
+      read_timed_out_ = false;
+      if (!read_timer_) read_timer_.emplace(io_.in->get_executor());
+      read_timer_->expires_after(io_.in_timeout);
+      read_timer_->async_wait(
+          [self = owner_->shared_from_this(), this, generation](boost::beast::error_code ec) {
+            if (ec || generation != read_generation_) return;
+            read_timed_out_ = true;
+            boost::beast::error_code ignored;
+            io_.in->socket().cancel(ignored);
+          });
+      boost::beast::http::async_read_some(
+          io_.in->socket(), *io_.in_buffer, *io_.parser,
+          [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
+            ++read_generation_;
+            read_timer_->cancel();
+            if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
+              ec = boost::beast::error::timeout;
+            }
+            OnRead(ec);
+          });
+    } else {
+      io_.in->expires_after(io_.in_timeout);
+      boost::beast::http::async_read_some(*io_.in, *io_.in_buffer, *io_.parser,
+                                          [self = owner_->shared_from_this(), this](
+                                              boost::beast::error_code ec, size_t) { OnRead(ec); });
+    }
   }
 
   void OnRead(boost::beast::error_code ec) {
@@ -131,6 +161,12 @@ class BodyRelay {
   size_t buffer_size_ = 0;
   bool last_chunk_sent_ = false;
   std::array<boost::asio::const_buffer, 5> pieces_;  // Of the write in flight.
+  // The deadline of a request body read (see Step).
+  std::optional<boost::asio::basic_waitable_timer<
+      std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, LoopExecutor>>
+      read_timer_;
+  uint64_t read_generation_ = 0;
+  bool read_timed_out_ = false;
   char chunk_size_[24];
 };
 

@@ -301,6 +301,9 @@ void UpstreamCall::OnRequestBodyRelayed(beast::error_code ec, RelaySide side) {
   }
   Release(false);
   if (ec == http::error::body_limit) return Fail(errors::BodyTooLarge());
+  // The client stopped sending its body for longer than the client timeout (nginx's
+  // client_body_timeout): 408, and the connection closes (the body is unread).
+  if (ec == beast::error::timeout) return Fail(errors::RequestTimeout());
   if (IsHttpParseError(ec) && !IsConnectionLoss(ec)) {
     worker_.metrics().malformed_requests().fetch_add(1, std::memory_order_relaxed);
     return Fail(errors::BadRequest("malformed request body: " + ec.message()));

@@ -52,7 +52,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredential
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> ReadChannelTlsFiles(
     const TlsClientFiles& files) {
   const std::string ca_flag = files.flag_prefix + "ca";
   const std::string cert_flag = files.flag_prefix + "cert";
@@ -62,7 +62,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
       return absl::InvalidArgumentError(
           absl::StrCat(cert_flag, " and ", key_flag, " (a client certificate) need ", ca_flag));
     }
-    return grpc::InsecureChannelCredentials();
+    return std::nullopt;
   }
   if (files.cert.empty() != files.key.empty()) {
     return absl::InvalidArgumentError(
@@ -80,7 +80,19 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     options.pem_cert_chain = std::move(*cert);
     options.pem_private_key = std::move(*key);
   }
-  return grpc::SslCredentials(options);
+  return options;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+    const std::optional<grpc::SslCredentialsOptions>& tls) {
+  return tls.has_value() ? grpc::SslCredentials(*tls) : grpc::InsecureChannelCredentials();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const TlsClientFiles& files) {
+  absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> tls = ReadChannelTlsFiles(files);
+  if (!tls.ok()) return tls.status();
+  return ChannelCredentials(*tls);
 }
 
 }  // namespace valet

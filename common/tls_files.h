@@ -17,6 +17,7 @@
 #define VALET_COMMON_TLS_FILES_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -43,7 +44,17 @@ struct TlsClientFiles {
   std::string flag_prefix = "--tls-";
 };
 
-// Insecure credentials when `files.ca` is empty.
+// Reads the client's PEM files into gRPC's options; nullopt when `files.ca` is empty (no TLS).
+// Makes no gRPC call, so it may run before gRPC starts its threads (valetctl's watch blocks
+// SIGINT in every thread it starts, gRPC's included).
+absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> ReadChannelTlsFiles(
+    const TlsClientFiles& files);
+
+// Credentials from ReadChannelTlsFiles: TLS, or insecure when `tls` is nullopt.
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+    const std::optional<grpc::SslCredentialsOptions>& tls);
+
+// The two together.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const TlsClientFiles& files);
 

@@ -66,10 +66,10 @@ class TokenInterceptorFactory final : public grpc::experimental::ClientIntercept
 absl::StatusOr<ConnectionSecurity> ResolveSecurity(const GlobalOptions& global,
                                                    std::string_view env_token) {
   ConnectionSecurity security;
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      MakeChannelCredentials({global.tls_ca, global.tls_cert, global.tls_key});
-  if (!credentials.ok()) return credentials.status();
-  security.credentials = std::move(*credentials);
+  absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> tls =
+      ReadChannelTlsFiles({global.tls_ca, global.tls_cert, global.tls_key});
+  if (!tls.ok()) return tls.status();
+  security.tls = std::move(*tls);
   if (!global.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadTokenFile(global.token_file);
     if (!token.ok()) return token.status();
@@ -144,8 +144,7 @@ ControlConnection::ControlConnection(std::string server, absl::Duration timeout,
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   args.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      security.credentials != nullptr ? security.credentials : grpc::InsecureChannelCredentials();
+  std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(security.tls);
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
   if (!security.token.empty()) {
     interceptors.push_back(std::make_unique<TokenInterceptorFactory>(security.token));

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -34,10 +35,11 @@ int ExitCodeForStatus(const grpc::Status& status, bool channel_ready);
 // when no answer says what became of it (a deadline, a lost connection, an internal error).
 int ExitCodeForChange(const grpc::Status& status);
 
-// How valetctl proves who it is: the channel's credentials (TLS, or plain text) and the token
-// every call carries as `authorization: Bearer` (empty: none).
+// How valetctl proves who it is: TLS (the PEM files read, nullopt for plain text) and the token
+// every call carries as `authorization: Bearer` (empty: none). Plain data: making it starts no
+// gRPC thread.
 struct ConnectionSecurity {
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::optional<grpc::SslCredentialsOptions> tls;
   std::string token;
 };
 

@@ -199,7 +199,7 @@ TEST_F(SecurityTest, ValetctlGetsWhatItsRoleMayDo) {
   EXPECT_EQ(dp.code, 1) << dp.output;
   EXPECT_THAT(dp.output, HasSubstr("may not call ListApps"));
 
-  // Admin, from $VALET_TOKEN: every call, the watch and the wait included.
+  // Admin, from $VALET_TOKEN: every call, the wait after an apply included.
   std::vector<std::string> env = {absl::StrCat("VALET_TOKEN=", kAdminToken)};
   CtlResult applied = Valetctl({"apply", "-f", app, "--wait"}, env);
   EXPECT_EQ(applied.code, 0) << applied.output;

@@ -2,6 +2,7 @@
 // line (a CA, a server certificate for 127.0.0.1 and localhost, a client certificate), a control
 // plane on every interface with TLS, mTLS and tokens, valetctl and data planes dialing it over TLS,
 // and a server certificate rotated while a data plane stays attached.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -288,6 +289,28 @@ TEST_F(TlsTest, ARotatedCertificateServesNewHandshakesWithoutDroppingDataPlanes)
     ++attaches;
   }
   EXPECT_EQ(attaches, 1u) << log;
+}
+
+TEST_F(TlsTest, WatchOverTlsWithATokenEndsOnInterrupt) {
+  StartControlPlane();
+  auto bin = ValetctlBinary();
+  ASSERT_TRUE(bin.ok());
+  Process::Options options;
+  options.unset_env = {"VALET_TOKEN", "VALET_SERVER"};
+  // The token rides on a stream too, and TLS set up before the watch blocks SIGINT must not let
+  // gRPC's threads take it.
+  auto watch = Process::Start(
+      *bin, {"--server", grpc_, "--tls-ca", pki_.ca_pem(), "--token-file", admin_token_, "watch"},
+      options);
+  ASSERT_TRUE(watch.ok());
+  ASSERT_TRUE(WaitFor([&] { return (*watch)->Stdout().find("version ") != std::string::npos; },
+                      absl::Seconds(10)))
+      << (*watch)->Log();
+  ASSERT_TRUE((*watch)->Signal(SIGINT).ok());
+  auto code = (*watch)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << (*watch)->Log();
+  transcript_.push_back((*watch)->Log());
 }
 
 }  // namespace

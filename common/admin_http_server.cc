@@ -156,7 +156,7 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     std::shared_ptr<Impl> impl = impl_.lock();
     if (impl == nullptr) return;
     AdminRequest request{std::string(req.method_string()), std::string(req.target()),
-                         std::move(req.body())};
+                         std::move(req.body()), std::string(req[http::field::authorization])};
     // The answer may come later from another thread: it is posted back to the server's thread,
     // unless the server has stopped by then. A pending answer keeps the io_context alive; its
     // members die in reverse order, so the session (and its socket) goes first.

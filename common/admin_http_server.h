@@ -34,6 +34,9 @@ struct AdminRequest {
   std::string method;  // "GET", "PUT", ...
   std::string target;  // Path and query: "/v1/apps/x?dry_run=true".
   std::string body;
+  // The Authorization field (empty if none), for handlers that check tokens
+  // (common/token_auth.h). Never logged.
+  std::string authorization{};
 };
 
 struct AdminResponse {

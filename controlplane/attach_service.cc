@@ -172,6 +172,10 @@ AttachService::~AttachService() { store_->Unsubscribe(listener_id_); }
 
 grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachService::Attach(
     grpc::CallbackServerContext* context) {
+  if (grpc::Status denied = AuthorizeCall(auth_, *context, "/valet.v1.AttachService/Attach");
+      !denied.ok()) {
+    return new RefusedBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>(denied);
+  }
   // Tells the data plane's client that a control plane answered (see dataplane/control_client.cc).
   context->AddInitialMetadata("valet-attached", "1");
   return new Reactor(this, context->peer());

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "controlplane/app_store.h"
+#include "controlplane/call_auth.h"
 #include "controlplane/dataplane_registry.h"
 #include "valet/v1/attach.grpc.pb.h"
 
@@ -30,6 +31,10 @@ class AttachService final : public v1::AttachService::CallbackService {
   ~AttachService() override;
   AttachService(const AttachService&) = delete;
   AttachService& operator=(const AttachService&) = delete;
+
+  // Checks each Attach call's token (or client certificate) before the stream starts; null (the
+  // default) lets every call attach. Set before the service is registered.
+  void set_authorizer(const CallAuthorizer* auth) { auth_ = auth; }
 
   grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* Attach(
       grpc::CallbackServerContext* context) override;
@@ -44,6 +49,7 @@ class AttachService final : public v1::AttachService::CallbackService {
   AppStore* const store_;
   DataplaneRegistry* const registry_;
   int listener_id_ = 0;
+  const CallAuthorizer* auth_ = nullptr;
 
   absl::Mutex mu_;  // Acquired before each reactor's own mutex.
   std::set<Reactor*> reactors_ ABSL_GUARDED_BY(mu_);

@@ -24,7 +24,21 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, absl::Sta
   return reactor;
 }
 
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 }  // namespace
+
+grpc::Status ControlService::Authorize(const grpc::CallbackServerContext* context,
+                                       std::string_view name) const {
+  if (auth_ == nullptr) return grpc::Status::OK;
+  std::string method = "/" + std::string(v1::ControlService::service_full_name()) + "/";
+  method.append(name);
+  return auth_->Authorize(*context, method);
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -134,53 +148,80 @@ class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::V
 grpc::ServerUnaryReactor* ControlService::ListApps(grpc::CallbackServerContext* context,
                                                    const v1::ListAppsRequest*,
                                                    v1::ListAppsResponse* response) {
+  if (grpc::Status denied = Authorize(context, "ListApps"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer<v1::ListAppsResponse>(context, api_->ListApps(), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::GetApp(grpc::CallbackServerContext* context,
                                                  const v1::GetAppRequest* request,
                                                  v1::GetAppResponse* response) {
+  if (grpc::Status denied = Authorize(context, "GetApp"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer(context, api_->GetApp(*request), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::ApplyApps(grpc::CallbackServerContext* context,
                                                     const v1::ApplyAppsRequest* request,
                                                     v1::ApplyAppsResponse* response) {
+  if (grpc::Status denied = Authorize(context, "ApplyApps"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer(context, api_->ApplyApps(*request), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::DeleteApp(grpc::CallbackServerContext* context,
                                                     const v1::DeleteAppRequest* request,
                                                     v1::DeleteAppResponse* response) {
+  if (grpc::Status denied = Authorize(context, "DeleteApp"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer(context, api_->DeleteApp(*request), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::Reload(grpc::CallbackServerContext* context,
                                                  const v1::ReloadRequest*,
                                                  v1::ReloadResponse* response) {
+  if (grpc::Status denied = Authorize(context, "Reload"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer(context, api_->Reload(), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::Validate(grpc::CallbackServerContext* context,
                                                    const v1::ValidateRequest* request,
                                                    v1::ValidateResponse* response) {
+  if (grpc::Status denied = Authorize(context, "Validate"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer<v1::ValidateResponse>(context, api_->Validate(*request), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::GetVersion(grpc::CallbackServerContext* context,
                                                      const v1::GetVersionRequest*,
                                                      v1::GetVersionResponse* response) {
+  if (grpc::Status denied = Authorize(context, "GetVersion"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer<v1::GetVersionResponse>(context, api_->GetVersion(), response);
 }
 
 grpc::ServerUnaryReactor* ControlService::ListDataPlanes(grpc::CallbackServerContext* context,
                                                          const v1::ListDataPlanesRequest*,
                                                          v1::ListDataPlanesResponse* response) {
+  if (grpc::Status denied = Authorize(context, "ListDataPlanes"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return Answer<v1::ListDataPlanesResponse>(context, api_->ListDataPlanes(), response);
 }
 
 grpc::ServerWriteReactor<v1::VersionEvent>* ControlService::WatchVersions(
-    grpc::CallbackServerContext*, const v1::WatchVersionsRequest*) {
+    grpc::CallbackServerContext* context, const v1::WatchVersionsRequest*) {
+  if (grpc::Status denied = Authorize(context, "WatchVersions"); !denied.ok()) {
+    return new RefusedWriteReactor<v1::VersionEvent>(denied);
+  }
   return new WatchReactor(api_->store());
 }
 
@@ -239,9 +280,12 @@ class ControlService::WaitReactor final : public grpc::ServerUnaryReactor {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-grpc::ServerUnaryReactor* ControlService::WaitForVersion(grpc::CallbackServerContext*,
+grpc::ServerUnaryReactor* ControlService::WaitForVersion(grpc::CallbackServerContext* context,
                                                          const v1::WaitForVersionRequest* request,
                                                          v1::WaitForVersionResponse* response) {
+  if (grpc::Status denied = Authorize(context, "WaitForVersion"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = new WaitReactor(api_, response);
   reactor->Start(*request);
   return reactor;

@@ -12,6 +12,7 @@
 #define VALET_CONTROLPLANE_CONTROL_SERVICE_H_
 
 #include "absl/status/status.h"
+#include "controlplane/call_auth.h"
 #include "controlplane/control_api.h"
 #include "grpcpp/support/status.h"
 #include "valet/v1/control.grpc.pb.h"
@@ -25,7 +26,9 @@ class ControlService final : public v1::ControlService::CallbackService {
  public:
   static constexpr size_t kMaxQueuedEvents = 10000;
 
-  explicit ControlService(ControlApi* api) : api_(api) {}
+  // `auth` (may be null: every call passes) checks each call's token before it runs.
+  explicit ControlService(ControlApi* api, const CallAuthorizer* auth = nullptr)
+      : api_(api), auth_(auth) {}
 
   grpc::ServerUnaryReactor* ListApps(grpc::CallbackServerContext* context,
                                      const v1::ListAppsRequest* request,
@@ -60,7 +63,11 @@ class ControlService final : public v1::ControlService::CallbackService {
  private:
   class WatchReactor;
   class WaitReactor;
+  // OK, or why the caller may not call `name` (a method of this service).
+  grpc::Status Authorize(const grpc::CallbackServerContext* context, std::string_view name) const;
+
   ControlApi* const api_;
+  const CallAuthorizer* const auth_;
 };
 
 }  // namespace valet

@@ -19,6 +19,7 @@
 #include "common/logging.h"
 #include "common/message_limits.h"
 #include "common/string_view.h"
+#include "controlplane/rest_auth.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace valet {
@@ -268,12 +269,18 @@ int HttpStatusForCode(absl::StatusCode code) {
 RestAdmin::RestAdmin(std::unique_ptr<AdminHttpServer> server) : server_(std::move(server)) {}
 
 absl::StatusOr<std::unique_ptr<RestAdmin>> RestAdmin::Start(ControlApi* api,
-                                                            const std::string& listen) {
+                                                            const std::string& listen,
+                                                            const TokenAuth* tokens) {
   AdminHttpServer::Options options;
   options.server_name = "valet-controlplane";
   options.max_body_bytes = kMaxBodyBytes;
-  absl::StatusOr<std::unique_ptr<AdminHttpServer>> server =
-      AdminHttpServer::Start(listen, options, [api](const AdminRequest& request, auto done) {
+  absl::StatusOr<std::unique_ptr<AdminHttpServer>> server = AdminHttpServer::Start(
+      listen, options, [api, tokens](const AdminRequest& request, auto done) {
+        if (tokens != nullptr) {
+          if (std::optional<AdminResponse> refused = RefuseRestRequest(*tokens, request)) {
+            return Answer(done, std::move(*refused));
+          }
+        }
         return HandleAdminRequest(api, request, std::move(done));
       });
   if (!server.ok()) return server.status();

@@ -32,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/admin_http_server.h"
+#include "common/token_auth.h"
 #include "controlplane/control_api.h"
 
 namespace valet {
@@ -43,9 +44,12 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
 
 class RestAdmin {
  public:
-  // Binds `listen` ("HOST:PORT", ":PORT"; port 0 picks one) and starts serving.
+  // Binds `listen` ("HOST:PORT", ":PORT"; port 0 picks one) and starts serving. With `tokens`
+  // (may be null; outlives the RestAdmin) every route checks the caller's token first
+  // (controlplane/rest_auth.h).
   static absl::StatusOr<std::unique_ptr<RestAdmin>> Start(ControlApi* api,
-                                                          const std::string& listen);
+                                                          const std::string& listen,
+                                                          const TokenAuth* tokens = nullptr);
   RestAdmin(const RestAdmin&) = delete;
   RestAdmin& operator=(const RestAdmin&) = delete;
 

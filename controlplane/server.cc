@@ -10,6 +10,7 @@
 #include "common/listen_address.h"
 #include "common/message_limits.h"
 #include "common/status_macros.h"
+#include "controlplane/listen_policy.h"
 
 namespace valet {
 
@@ -20,19 +21,41 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
                    ParseListenAddress(options.grpc_listen));
   std::string listen = FormatAddress(grpc_endpoint);
 
+  const bool tls = !options.tls.cert.empty() || !options.tls.key.empty();
+  RETURN_IF_ERROR(CheckListenPolicy({options.grpc_listen, options.http_listen, tls,
+                                     !options.tokens_file.empty(), options.insecure}));
+  if (!options.tls.client_ca.empty() && !tls) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    ASSIGN_OR_RETURN(credentials, MakeTlsServerCredentials(options.tls, options.tls_refresh));
+  }
+
   std::unique_ptr<ControlPlaneServer> s(new ControlPlaneServer());
+  if (!options.tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuth>> tokens = TokenAuth::Load(options.tokens_file);
+    if (!tokens.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--tokens-file: ", tokens.status().message()));
+    }
+    s->tokens_ = std::move(*tokens);
+  }
+  s->authorizer_ = std::make_unique<CallAuthorizer>(s->tokens_.get(),
+                                                    /*client_certs_for_dataplanes=*/
+                                                    !options.tls.client_ca.empty());
   ASSIGN_OR_RETURN(s->lock_, ConfDirLock::Acquire(options.conf_dir));
   ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir));
   s->registry_ = std::make_unique<DataplaneRegistry>();
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
   s->attach_ = std::make_unique<AttachService>(s->store_.get(), s->registry_.get());
-  s->control_ = std::make_unique<ControlService>(s->api_.get());
+  s->attach_->set_authorizer(s->authorizer_.get());
+  s->control_ = std::make_unique<ControlService>(s->api_.get(), s->authorizer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen, credentials, &bound_port);
   // gRPC sets SO_REUSEPORT by default: a second control plane could then share the port and take
   // half of the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -46,6 +69,13 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   // Data planes ping every 10 s (without data: an attach stream is mostly idle); accept that.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              ms(options.min_ping_interval));
+  // A client that pings more often than that is told off (GOAWAY) after this many strikes.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  // Bounds on what one connection may hold: streams at once (more wait for one to end, they do
+  // not fail), and the size of a call's metadata (larger: the call is refused, the connection
+  // and the server go on).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, options.max_metadata_bytes);
   // gRPC's 4 MiB default is less than a snapshot may be: ListApps answers, snapshots pushed to
   // data planes and ApplyApps requests all carry up to kMaxSnapshotBytes of apps. Every Valet
   // gRPC client sets the same limit (common/message_limits.h).
@@ -68,7 +98,7 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
       boost::asio::ip::tcp::endpoint(grpc_endpoint.address(), static_cast<uint16_t>(bound_port)));
   if (!options.http_listen.empty()) {
     absl::StatusOr<std::unique_ptr<RestAdmin>> admin =
-        RestAdmin::Start(s->api_.get(), options.http_listen);
+        RestAdmin::Start(s->api_.get(), options.http_listen, s->tokens_.get());
     if (!admin.ok()) {
       s->Shutdown(absl::ZeroDuration());
       return admin.status();
@@ -80,6 +110,11 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
 }
 
 ControlPlaneServer::~ControlPlaneServer() { Shutdown(); }
+
+absl::Status ControlPlaneServer::ReloadTokens() {
+  if (tokens_ == nullptr) return absl::FailedPreconditionError("no --tokens-file to reload");
+  return tokens_->Reload();
+}
 
 void ControlPlaneServer::Shutdown(absl::Duration grace) {
   if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {

@@ -17,8 +17,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls_files.h"
+#include "common/token_auth.h"
 #include "controlplane/app_store.h"
 #include "controlplane/attach_service.h"
+#include "controlplane/call_auth.h"
 #include "controlplane/conf_dir_lock.h"
 #include "controlplane/control_api.h"
 #include "controlplane/control_service.h"
@@ -30,8 +33,17 @@ namespace valet {
 
 struct ControlPlaneOptions {
   std::string conf_dir;
-  std::string grpc_listen = "0.0.0.0:9090";    // ":PORT" means every interface.
+  std::string grpc_listen = "127.0.0.1:9090";  // ":PORT" means every interface.
   std::string http_listen = "127.0.0.1:9091";  // Empty: no REST admin.
+  // Security (docs/security.md). Beyond loopback, Start refuses to listen without TLS and tokens
+  // unless `insecure` (controlplane/listen_policy.h).
+  std::string tokens_file;  // Empty: no token check.
+  TlsServerFiles tls;       // cert + key: the gRPC port speaks TLS; client_ca: mTLS.
+  absl::Duration tls_refresh = absl::Seconds(10);  // How often the TLS files are re-read.
+  bool insecure = false;
+  // Per connection: streams open at once (more wait for one to end), and the largest metadata.
+  int max_concurrent_streams = 100;
+  int max_metadata_bytes = 16 << 10;
   // Keepalive of the gRPC server: it pings each connection idle for keepalive_time and drops it
   // (marking its data plane disconnected) without an answer within keepalive_timeout. Clients may
   // ping as often as every min_ping_interval without data (data planes ping every 10 s).
@@ -55,6 +67,11 @@ class ControlPlaneServer {
   AppStore* store() const { return store_.get(); }
   DataplaneRegistry* registry() const { return registry_.get(); }
   ControlApi* api() const { return api_.get(); }
+  // Null without --tokens-file.
+  TokenAuth* tokens() const { return tokens_.get(); }
+
+  // Re-reads the tokens file (SIGHUP). On an error the old tokens stay; the error says why.
+  absl::Status ReloadTokens();
 
   // Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(2));
@@ -64,6 +81,8 @@ class ControlPlaneServer {
 
   std::unique_ptr<ConfDirLock> lock_;  // Declared first: released last.
   std::unique_ptr<AppStore> store_;
+  std::unique_ptr<TokenAuth> tokens_;
+  std::unique_ptr<CallAuthorizer> authorizer_;
   std::unique_ptr<DataplaneRegistry> registry_;
   std::unique_ptr<ControlApi> api_;
   std::unique_ptr<AttachService> attach_;

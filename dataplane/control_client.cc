@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/message_limits.h"
+#include "common/tokens_file.h"
 #include "dataplane/reconnect_backoff.h"
 
 namespace valet {
@@ -65,7 +66,11 @@ std::shared_ptr<grpc::Channel> ControlClient::NewChannel(const std::string& targ
   // reporting the TRANSIENT_FAILURE that gRPC keeps for a shared subchannel until its own
   // reconnect backoff (up to 1.2 x its maximum) has passed. ReconnectBackoff alone paces attempts.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, 16 << 10);
+  return grpc::CreateCustomChannel(
+      target,
+      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 void ControlClient::Loop() {
@@ -117,6 +122,14 @@ bool ControlClient::RunStream(const std::string& target) {
   }
   std::unique_ptr<v1::AttachService::Stub> stub = v1::AttachService::NewStub(channel);
   grpc::ClientContext context;
+  if (!options_.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(options_.token_file);
+    if (token.ok()) {
+      context.AddMetadata("authorization", "Bearer " + *token);
+    } else {
+      VALET_LOG(WARNING) << "attaching without a token: " << token.status().message();
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;

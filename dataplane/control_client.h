@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "dataplane/snapshot_cache.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 #include "valet/v1/attach.grpc.pb.h"
 #include "valet/v1/config.pb.h"
 
@@ -58,6 +59,11 @@ struct ControlClientOptions {
   absl::Duration attach_timeout = absl::Seconds(10);  // Until the channel is connected.
   // From install's OK until every worker serves the snapshot; past it the answer is a Nack.
   absl::Duration serve_timeout = absl::Seconds(10);
+  // Security (docs/security.md): the channel's credentials (null: plain text), and a file holding
+  // the token sent as `authorization: Bearer` on each attach (empty: none), read at each attempt
+  // so that a new token needs no restart.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string token_file;
 };
 
 // Called once every worker serves an installed snapshot; from any thread, at most once, and

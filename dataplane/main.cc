@@ -17,6 +17,8 @@
 #include "common/flag_args.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
+#include "common/tls_files.h"
+#include "common/token_auth.h"
 #include "dataplane/control_client.h"
 #include "dataplane/server.h"
 #include "dataplane/snapshot_cache.h"
@@ -50,6 +52,17 @@ ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
           "Admin listener (/healthz, /readyz, /metrics). Env: VALET_ADMIN_LISTEN.");
+ABSL_FLAG(std::string, admin_tokens_file, "",
+          "Tokens file (lines `NAME ROLE SHA256HEX`): /metrics then needs a read or admin token; "
+          "/healthz and /readyz stay open. SIGHUP re-reads it.");
+ABSL_FLAG(std::string, token_file, "",
+          "With --control-plane: a file holding this data plane's token (role dataplane), sent on "
+          "each attach.");
+ABSL_FLAG(std::string, control_tls_ca, "",
+          "With --control-plane: dial it over TLS, verifying its certificate against this PEM CA.");
+ABSL_FLAG(std::string, control_tls_cert, "",
+          "With --control-tls-ca: this data plane's client certificate (mTLS), PEM.");
+ABSL_FLAG(std::string, control_tls_key, "", "The private key of --control-tls-cert, PEM.");
 ABSL_FLAG(int, workers, 0, "Event-loop threads; 0 = one per core.");
 ABSL_FLAG(uint32_t, max_apps, 0,
           "Refuse (NACK) a snapshot with more apps than this; 0 = no limit.");
@@ -88,6 +101,7 @@ int Run() {
   ProxyOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  options.admin_tokens_file = absl::GetFlag(FLAGS_admin_tokens_file);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.max_apps = absl::GetFlag(FLAGS_max_apps);
   if (options.workers <= 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -199,6 +213,23 @@ int Run() {
       client_options.id = absl::StrCat(host, ":", listen.port());
     }
     client_options.address = listen_text;
+    client_options.token_file = absl::GetFlag(FLAGS_token_file);
+    if (!client_options.token_file.empty()) {
+      // Read once now so that a wrong path stops the start instead of every attach.
+      if (absl::StatusOr<std::string> token = ReadTokenFile(client_options.token_file);
+          !token.ok()) {
+        VALET_LOG(ERROR) << token.status().message();
+        return 2;
+      }
+    }
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = MakeChannelCredentials(
+        {absl::GetFlag(FLAGS_control_tls_ca), absl::GetFlag(FLAGS_control_tls_cert),
+         absl::GetFlag(FLAGS_control_tls_key), "--control-tls-"});
+    if (!credentials.ok()) {
+      VALET_LOG(ERROR) << credentials.status().message();
+      return 2;
+    }
+    client_options.credentials = std::move(*credentials);
     client_options.cache_dir = absl::GetFlag(FLAGS_cache_dir);
     client_options.min_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_min_ms));
     client_options.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_max_ms));
@@ -245,6 +276,14 @@ int Run() {
                                                                       int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
+      if (TokenAuth* tokens = (*server)->admin_tokens(); tokens != nullptr) {
+        if (absl::Status s = tokens->Reload(); s.ok()) {
+          VALET_LOG(INFO) << "re-read " << tokens->path() << ": " << tokens->size() << " tokens";
+        } else {
+          VALET_LOG(ERROR) << "kept the admin tokens in use, " << tokens->path() << " is refused:\n"
+                           << s.message();
+        }
+      }
       if (conf_dir.empty()) {
         VALET_LOG(INFO) << "SIGHUP ignored: configs come from the control plane";
       } else {

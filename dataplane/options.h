@@ -11,6 +11,9 @@ namespace valet {
 struct ProxyOptions {
   std::string listen = "0.0.0.0:8000";
   std::string admin_listen = "127.0.0.1:8001";
+  // With a tokens file (common/tokens_file.h), /metrics needs a read (or admin) token;
+  // /healthz and /readyz stay open for probes.
+  std::string admin_tokens_file;
   int workers = 1;
   uint32_t max_apps = 0;  // A snapshot with more apps is refused (NACK). 0: no limit.
 

@@ -23,6 +23,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
   server->snapshots_ =
       std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
 
+  if (!options.admin_tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuth>> tokens = TokenAuth::Load(options.admin_tokens_file);
+    if (!tokens.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--admin-tokens-file: ", tokens.status().message()));
+    }
+    server->admin_tokens_ = std::move(*tokens);
+  }
   // The admin listener serves from now on: /healthz answers while the proxy starts up.
   AdminHttpServer::Options admin_options;
   admin_options.server_name = "valet-dataplane";
@@ -88,6 +96,17 @@ AdminResponse Server::HandleAdmin(const AdminRequest& request) {
     return {200, absl::StrCat("ready: config version ", current->version(), "\n"), kText};
   }
   if (path == "/metrics") {
+    if (admin_tokens_ != nullptr) {
+      AuthResult auth = admin_tokens_->Check(request.authorization, TokenRole::kRead, "/metrics");
+      if (!auth.status.ok()) {
+        const bool unauthenticated = auth.status.code() == absl::StatusCode::kUnauthenticated;
+        VALET_LOG(WARNING) << "refused /metrics ("
+                           << (auth.token_name.empty() ? std::string("no valid token")
+                                                       : "token " + auth.token_name)
+                           << "): " << auth.status.message();
+        return {unauthenticated ? 401 : 403, absl::StrCat(auth.status.message(), "\n"), kText};
+      }
+    }
     return {200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"};
   }
   return {404, "not found: try /healthz, /readyz or /metrics\n", kText};

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "common/admin_http_server.h"
+#include "common/token_auth.h"
 #include "dataplane/listener.h"
 #include "dataplane/metrics.h"
 #include "dataplane/options.h"
@@ -30,6 +31,8 @@ class Server {
   boost::asio::ip::tcp::endpoint admin_endpoint() const { return admin_->local_endpoint(); }
   SnapshotStore& snapshots() { return *snapshots_; }
   Metrics& metrics() { return metrics_; }
+  // Null without --admin-tokens-file.
+  TokenAuth* admin_tokens() { return admin_tokens_.get(); }
 
   void Start();
 
@@ -48,6 +51,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;
+  std::unique_ptr<TokenAuth> admin_tokens_;  // Before admin_: outlives its handler.
   std::unique_ptr<AdminHttpServer> admin_;
   bool stopped_ = false;
   std::atomic<bool> draining_{false};  // /readyz answers 503 from the start of a drain.

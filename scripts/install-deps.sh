@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libabsl-dev libgtest-dev libgmock-dev
   # tests: real HTTP clients/servers and the Python automation client
   curl python3 python3-grpcio python3-protobuf
+  # tests: certificates made at test time (TLS between the planes)
+  openssl
   # benchmarks: load generator and peers
   wrk nginx-light haproxy valgrind
 )

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <optional>
 #include <set>
 
@@ -24,6 +25,9 @@ const char kGlobalFlagsHelp[] =
     "127.0.0.1:9090)\n"
     "  -o, --output FORMAT  table (default) or json (protobuf's JSON mapping of the answer)\n"
     "  --timeout DUR        deadline of every call, e.g. 500ms, 10s, 1m (default 10s)\n"
+    "  --token-file FILE    send the token in FILE (default $VALET_TOKEN)\n"
+    "  --tls-ca FILE        dial over TLS, verifying the server against this PEM CA\n"
+    "  --tls-cert FILE      client certificate (mTLS), with --tls-key FILE\n"
     "  -h, --help           show help\n";
 
 const char kExitCodesHelp[] =
@@ -81,6 +85,12 @@ std::string ApplyGlobalFlag(const std::string& name, const std::string& value,
     } else {
       return absl::StrCat("-o/--output must be table or json, got \"", value, "\"");
     }
+  } else if (name == "token-file" || name == "tls-ca" || name == "tls-cert" || name == "tls-key") {
+    if (value.empty()) return absl::StrCat("--", name, " needs a file");
+    (name == "token-file" ? global.token_file
+     : name == "tls-ca"   ? global.tls_ca
+     : name == "tls-cert" ? global.tls_cert
+                          : global.tls_key) = value;
   } else if (name == "timeout") {
     absl::StatusOr<absl::Duration> d = ParseDurationFlag(value);
     if (!d.ok()) return absl::StrCat("--timeout: ", d.status().message());
@@ -91,7 +101,8 @@ std::string ApplyGlobalFlag(const std::string& name, const std::string& value,
 
 // Global flags: long name -> takes a value. All of them do.
 bool IsGlobalFlag(std::string_view name) {
-  return name == "server" || name == "output" || name == "timeout";
+  return name == "server" || name == "output" || name == "timeout" || name == "token-file" ||
+         name == "tls-ca" || name == "tls-cert" || name == "tls-key";
 }
 
 ParseResult UsageError(std::string message, std::string hint) {
@@ -377,7 +388,14 @@ int RunValetctl(const std::vector<std::string>& args, std::string_view env_serve
     case ParseResult::Kind::kRun:
       break;
   }
-  CommandEnv env(parsed.invocation.global, out, err);
+  const char* env_token = std::getenv(std::string(kTokenEnvVar).c_str());
+  absl::StatusOr<ConnectionSecurity> security =
+      ResolveSecurity(parsed.invocation.global, env_token != nullptr ? env_token : "");
+  if (!security.ok()) {
+    err << "error: " << security.status().message() << "\n";
+    return kExitUsage;
+  }
+  CommandEnv env(parsed.invocation.global, *security, out, err);
   int code = parsed.invocation.command->handler(parsed.invocation, env);
   out.flush();
   err.flush();

@@ -32,6 +32,7 @@ inline constexpr int kExitOutcomeUnknown = 4;
 
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:9090";
 inline constexpr std::string_view kServerEnvVar = "VALET_SERVER";
+inline constexpr std::string_view kTokenEnvVar = "VALET_TOKEN";
 
 enum class OutputFormat { kTable, kJson };
 
@@ -39,6 +40,12 @@ struct GlobalOptions {
   std::string server{kDefaultServer};
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);  // Deadline of every call.
+  // Security (docs/security.md): a file holding the token (else $VALET_TOKEN), and TLS: the CA
+  // the server's certificate must chain to, and a client certificate and key (mTLS).
+  std::string token_file;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // One flag of a command. A flag with an empty value_name is a boolean switch.

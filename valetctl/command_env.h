@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "valetctl/cli.h"
 #include "valetctl/control_connection.h"
@@ -15,8 +16,9 @@ namespace valet::ctl {
 
 class CommandEnv {
  public:
-  CommandEnv(const GlobalOptions& global, std::ostream& out, std::ostream& err)
-      : global_(global), out_(out), err_(err) {}
+  CommandEnv(const GlobalOptions& global, ConnectionSecurity security, std::ostream& out,
+             std::ostream& err)
+      : global_(global), security_(std::move(security)), out_(out), err_(err) {}
 
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
@@ -30,13 +32,14 @@ class CommandEnv {
   // The connection to --server, created on first use (offline commands never create one).
   ControlConnection& connection() {
     if (connection_ == nullptr) {
-      connection_ = std::make_unique<ControlConnection>(global_.server, global_.timeout);
+      connection_ = std::make_unique<ControlConnection>(global_.server, global_.timeout, security_);
     }
     return *connection_;
   }
 
  private:
   GlobalOptions global_;
+  ConnectionSecurity security_;
   std::ostream& out_;
   std::ostream& err_;
   std::unique_ptr<ControlConnection> connection_;

@@ -1,12 +1,21 @@
 #include "valetctl/control_connection.h"
 
+#include <grpcpp/support/client_interceptor.h>
+
 #include <chrono>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/message_limits.h"
+#include "common/string_view.h"
+#include "common/tls_files.h"
+#include "common/tokens_file.h"
 #include "valetctl/cli.h"
 
 namespace valet::ctl {
@@ -23,7 +32,67 @@ std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
   return std::chrono::system_clock::now() + std::chrono::microseconds(absl::ToInt64Microseconds(d));
 }
 
+// Adds `authorization: Bearer TOKEN` to every call of the channel (the watch and the wait make
+// their own contexts; one place covers them all).
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string* value) : value_(value) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", *value_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* value_;
+};
+
+class TokenInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(std::string token) : value_("Bearer " + std::move(token)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new TokenInterceptor(&value_);
+  }
+
+ private:
+  const std::string value_;  // The factory lives as long as the channel.
+};
+
 }  // namespace
+
+absl::StatusOr<ConnectionSecurity> ResolveSecurity(const GlobalOptions& global,
+                                                   std::string_view env_token) {
+  ConnectionSecurity security;
+  absl::StatusOr<std::optional<grpc::SslCredentialsOptions>> tls =
+      ReadChannelTlsFiles({global.tls_ca, global.tls_cert, global.tls_key});
+  if (!tls.ok()) return tls.status();
+  security.tls = std::move(*tls);
+  if (!global.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(global.token_file);
+    if (!token.ok()) return token.status();
+    security.token = std::move(*token);
+  } else {
+    security.token = std::string(absl::StripAsciiWhitespace(AsAbsl(env_token)));
+    for (char c : security.token) {
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("$", AsAbsl(kTokenEnvVar),
+                         ": the token must be one word of visible ASCII "
+                         "characters"));
+      }
+    }
+  }
+  return security;
+}
+
+std::string AuthHint(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED) return "";
+  return "hint: the control plane wants a token: pass --token-file FILE or set VALET_TOKEN "
+         "(docs/security.md)\n";
+}
 
 std::vector<std::string> StatusErrorLines(const grpc::Status& status) {
   std::vector<std::string> lines;
@@ -67,14 +136,21 @@ int ExitCodeForChange(const grpc::Status& status) {
   }
 }
 
-ControlConnection::ControlConnection(std::string server, absl::Duration timeout)
+ControlConnection::ControlConnection(std::string server, absl::Duration timeout,
+                                     const ConnectionSecurity& security)
     : server_(std::move(server)), timeout_(timeout) {
   grpc::ChannelArguments args;
   // One try per connection attempt is enough for a CLI; the deadline bounds the rest.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
   args.SetMaxSendMessageSize(static_cast<int>(kMaxGrpcMessageBytes));
-  channel_ = grpc::CreateCustomChannel(server_, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = ChannelCredentials(security.tls);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  if (!security.token.empty()) {
+    interceptors.push_back(std::make_unique<TokenInterceptorFactory>(security.token));
+  }
+  channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(server_, credentials, args,
+                                                                     std::move(interceptors));
   stub_ = v1::ControlService::NewStub(channel_);
 }
 
@@ -160,6 +236,7 @@ int ControlConnection::ReportError(const grpc::Status& status, std::string_view 
   } else {
     for (const std::string& line : lines) err << "error: " << line << "\n";
   }
+  err << AuthHint(status);
   return code;
 }
 

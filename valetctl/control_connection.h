@@ -8,14 +8,17 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "valet/v1/control.grpc.pb.h"
+#include "valetctl/cli.h"
 
 namespace valet::ctl {
 
@@ -32,11 +35,29 @@ int ExitCodeForStatus(const grpc::Status& status, bool channel_ready);
 // when no answer says what became of it (a deadline, a lost connection, an internal error).
 int ExitCodeForChange(const grpc::Status& status);
 
+// How valetctl proves who it is: TLS (the PEM files read, nullopt for plain text) and the token
+// every call carries as `authorization: Bearer` (empty: none). Plain data: making it starts no
+// gRPC thread.
+struct ConnectionSecurity {
+  std::optional<grpc::SslCredentialsOptions> tls;
+  std::string token;
+};
+
+// From --token-file (else `env_token`, $VALET_TOKEN) and --tls-ca/--tls-cert/--tls-key. Errors
+// name the flag and the file, never the token.
+absl::StatusOr<ConnectionSecurity> ResolveSecurity(const GlobalOptions& global,
+                                                   std::string_view env_token);
+
+// The one-line hint after an UNAUTHENTICATED answer (empty for other answers).
+std::string AuthHint(const grpc::Status& status);
+
 class ControlConnection {
  public:
   // The channel takes messages up to kMaxGrpcMessageBytes both ways (common/message_limits.h), as
-  // the control plane does: a list of every app can be larger than gRPC's 4 MiB default.
-  ControlConnection(std::string server, absl::Duration timeout);
+  // the control plane does: a list of every app can be larger than gRPC's 4 MiB default. Every
+  // call carries `security`'s token.
+  ControlConnection(std::string server, absl::Duration timeout,
+                    const ConnectionSecurity& security = {});
 
   v1::ControlService::Stub& stub() { return *stub_; }
   grpc::Channel& channel() { return *channel_; }

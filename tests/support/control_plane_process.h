@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,16 +26,19 @@ struct RunningControlPlane {
 
 // Starts valet-controlplane on `conf_dir`, gRPC on 127.0.0.1:`grpc_port` (0 picks one; a restart
 // passes the old one) and REST on a port the kernel picks, and waits (20 s at most) for the ports
-// it writes to `port_file`. The error carries the process's log.
-inline absl::StatusOr<RunningControlPlane> StartControlPlaneProcess(const std::string& conf_dir,
-                                                                    const std::string& port_file,
-                                                                    int grpc_port = 0) {
+// it writes to `port_file`. `extra_args` are appended (e.g. --tokens-file). The error carries the
+// process's log.
+inline absl::StatusOr<RunningControlPlane> StartControlPlaneProcess(
+    const std::string& conf_dir, const std::string& port_file, int grpc_port = 0,
+    const std::vector<std::string>& extra_args = {}) {
   absl::StatusOr<std::string> bin = ControlplaneBinary();
   if (!bin.ok()) return bin.status();
   ::unlink(port_file.c_str());  // A file of an earlier run must not be taken for this one's.
-  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(
-      *bin, {"--conf-dir", conf_dir, "--grpc-listen", absl::StrCat("127.0.0.1:", grpc_port),
-             "--http-listen", "127.0.0.1:0", "--port-file", port_file});
+  std::vector<std::string> args = {
+      "--conf-dir",    conf_dir,      "--grpc-listen", absl::StrCat("127.0.0.1:", grpc_port),
+      "--http-listen", "127.0.0.1:0", "--port-file",   port_file};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(*bin, args);
   if (!process.ok()) return process.status();
   auto ports = WaitForPortFile(port_file, absl::Seconds(20));
   if (!ports.ok()) {

@@ -863,6 +863,7 @@ TEST_F(ControlPlaneTest, ListenWithoutHostMeansEveryInterface) {
   options.conf_dir = conf_;
   options.grpc_listen = ":0";
   options.http_listen = "";
+  options.insecure = true;  // Beyond loopback without TLS and tokens (docs/security.md).
   auto server = ControlPlaneServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string& address = (*server)->grpc_address();

@@ -2,6 +2,7 @@
 // planes, serves the gRPC control API and the REST admin.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -21,6 +22,10 @@ ABSL_FLAG(std::string, grpc_listen, "0.0.0.0:9090", "HOST:PORT of the gRPC contr
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9091", "HOST:PORT of the REST admin API.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the bound addresses here (lines `grpc HOST:PORT`, `http HOST:PORT`).");
+
+// Test only, left out of the usage line: makes every config change slow to reach the disk.
+ABSL_FLAG(int, debug_write_delay_ms, 0,
+          "Testing only: every config change waits this long before it writes to the conf dir.");
 
 namespace {
 
@@ -43,6 +48,8 @@ int Run() {
   options.conf_dir = conf_dir;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.debug_write_delay =
+      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_debug_write_delay_ms)));
   absl::StatusOr<std::unique_ptr<ControlPlaneServer>> server = ControlPlaneServer::Start(options);
   if (!server.ok()) {
     VALET_LOG(ERROR) << "cannot start:\n" << server.status().message();

@@ -22,11 +22,20 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
 
   std::unique_ptr<ControlPlaneServer> s(new ControlPlaneServer());
   ASSIGN_OR_RETURN(s->lock_, ConfDirLock::Acquire(options.conf_dir));
-  ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir));
+  AppStoreOptions store_options;
+  if (options.debug_write_delay > absl::ZeroDuration() || options.debug_before_write) {
+    store_options.before_write = [delay = options.debug_write_delay,
+                                  hook = options.debug_before_write] {
+      absl::SleepFor(delay);
+      if (hook) hook();
+    };
+  }
+  ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir, store_options));
   s->registry_ = std::make_unique<DataplaneRegistry>();
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
   s->attach_ = std::make_unique<AttachService>(s->store_.get(), s->registry_.get());
-  s->control_ = std::make_unique<ControlService>(s->api_.get());
+  s->changes_ = std::make_unique<ChangeRunner>();
+  s->control_ = std::make_unique<ControlService>(s->api_.get(), s->changes_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -94,6 +103,7 @@ void ControlPlaneServer::Shutdown(absl::Duration grace) {
     server_->Wait();
     server_.reset();
   }
+  if (changes_ != nullptr) changes_->Stop();
 }
 
 }  // namespace valet

@@ -35,29 +35,29 @@ class AttachService::Reactor final
     if (write != nullptr) StartWrite(write);
   }
 
-  // Queues a message that must arrive, in order (quota grants and stats come next). A data plane
-  // that lets more than the queue's bound wait is cut off: its stream is cancelled, with a log
-  // line.
+  // Queues a message that must arrive, in order (quota grants and stats come next). Called like
+  // Offer: with the service's mutex held, or from a reaction. A data plane that lets more than the
+  // queue's bound wait is cut off: its stream is cancelled, with a warning naming it.
   void Send(std::shared_ptr<const v1::ControlPlaneMessage> message) {
     const v1::ControlPlaneMessage* write = nullptr;
+    bool cancel = false;
     {
       absl::MutexLock lock(&mu_);
       if (!hello_ || finished_ || overflowed_) return;
-      if (!queue_.PushOrdered(std::move(message))) {
+      if (queue_.PushOrdered(std::move(message))) {
+        write = queue_.Next();  // Null while a write is in flight: OnWriteDone sends it.
+      } else {
         overflowed_ = true;
+        cancel = true;
         queue_.Clear();
         VALET_LOG(WARNING) << "data plane " << id_ << " (" << peer_ << ") does not read its "
                            << "attach stream: " << queue_.max_ordered()
                            << " messages wait for it; closing the stream";
-      } else {
-        write = queue_.Next();
       }
     }
-    if (write != nullptr) {
-      StartWrite(write);
-    } else if (overflowed()) {
-      context_->TryCancel();  // The write in flight fails, then the stream finishes.
-    }
+    if (write != nullptr) StartWrite(write);
+    // The write in flight then fails and the stream finishes.
+    if (cancel) context_->TryCancel();
   }
 
   void OnReadDone(bool ok) override {
@@ -158,11 +158,6 @@ class AttachService::Reactor final
       absl::MutexLock lock(&mu_);
       if (highest_offered_ < current_version) highest_offered_ = current_version;
     }
-  }
-
-  bool overflowed() {
-    absl::MutexLock lock(&mu_);
-    return overflowed_;
   }
 
   // True if the caller must call Finish now (exactly once).

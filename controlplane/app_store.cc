@@ -122,7 +122,13 @@ AppStore::AppStore(std::string conf_dir, const AppStoreOptions& options, Entries
       entries_(std::move(entries)),
       version_(message->snapshot().version()),
       message_(std::move(message)),
-      snapshot_(SnapshotOf(message_)) {}
+      snapshot_(SnapshotOf(message_)),
+      published_entries_(std::make_shared<const Entries>(entries_)) {}
+
+std::shared_ptr<const AppStore::Entries> AppStore::entries() const {
+  absl::MutexLock lock(&mu_);
+  return published_entries_;
+}
 
 std::shared_ptr<v1::ControlPlaneMessage> AppStore::MakeMessage(uint64_t version, uint64_t epoch,
                                                                const Entries& entries) {
@@ -145,7 +151,7 @@ absl::Status AppStore::CheckSize(const v1::ConfigSnapshot& snapshot) const {
 }
 
 std::shared_ptr<const v1::ControlPlaneMessage> AppStore::snapshot_message() const {
-  absl::MutexLock lock(&snapshot_mu_);
+  absl::MutexLock lock(&mu_);
   return message_;
 }
 
@@ -162,7 +168,7 @@ std::string AppStore::FreePathFor(const std::string& name,
 }
 
 std::shared_ptr<const v1::ConfigSnapshot> AppStore::snapshot() const {
-  absl::MutexLock lock(&snapshot_mu_);
+  absl::MutexLock lock(&mu_);
   return snapshot_;
 }
 
@@ -184,11 +190,11 @@ absl::Status AppStore::CheckExpected(const ChangeOptions& options) const {
   return absl::OkStatus();
 }
 
-absl::Status AppStore::ValidateLocked(const std::vector<SourcedApp>& apps) const {
+absl::Status AppStore::ValidateWith(const Entries& entries, const std::vector<SourcedApp>& apps) {
   if (apps.empty()) return absl::InvalidArgumentError("no apps given");
   std::vector<SourcedApp> set;
-  set.reserve(entries_.size() + apps.size());
-  for (const auto& [name, e] : entries_) {
+  set.reserve(entries.size() + apps.size());
+  for (const auto& [name, e] : entries) {
     bool replaced = false;
     for (const SourcedApp& s : apps) replaced = replaced || s.app.name() == name;
     if (!replaced) set.push_back({e.app, e.path});
@@ -198,15 +204,15 @@ absl::Status AppStore::ValidateLocked(const std::vector<SourcedApp>& apps) const
 }
 
 absl::Status AppStore::Validate(const std::vector<SourcedApp>& apps) const {
-  absl::MutexLock lock(&mu_);
-  return ValidateLocked(apps);
+  // The published state: a change in progress (maybe stuck in a slow write) is not waited for.
+  return ValidateWith(*entries(), apps);
 }
 
 absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
                                          const ChangeOptions& options) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   RETURN_IF_ERROR(CheckExpected(options));
-  RETURN_IF_ERROR(ValidateLocked(apps));
+  RETURN_IF_ERROR(ValidateWith(entries_, apps));
 
   Entries next = entries_;
   std::set<std::string> used;  // Files of the apps: a new app must not take one of them.
@@ -240,7 +246,7 @@ absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
 }
 
 absl::StatusOr<uint64_t> AppStore::Delete(const std::string& name, const ChangeOptions& options) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   RETURN_IF_ERROR(CheckExpected(options));
   if (entries_.find(name) == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("no app named \"", name, "\""));
@@ -252,7 +258,7 @@ absl::StatusOr<uint64_t> AppStore::Delete(const std::string& name, const ChangeO
 }
 
 absl::StatusOr<uint64_t> AppStore::Reload() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&change_mu_);
   ASSIGN_OR_RETURN(std::vector<SourcedApp> apps, LoadConfDir(conf_dir_));
   Entries next;
   for (SourcedApp& s : apps) {
@@ -270,6 +276,9 @@ absl::StatusOr<uint64_t> AppStore::Reload() {
   }
   if (changed.empty() && deleted.empty()) {
     entries_ = std::move(next);  // Paths may have moved; contents did not.
+    auto published = std::make_shared<const Entries>(entries_);
+    absl::MutexLock state_lock(&mu_);
+    published_entries_ = std::move(published);
     return version_;
   }
   const bool removes_every_app = next.empty();
@@ -301,6 +310,7 @@ absl::StatusOr<uint64_t> AppStore::CommitLocked(Entries next, std::vector<std::s
 
   // Files that held a key and were open to others before this change closed them.
   std::vector<std::pair<std::string, mode_t>> closed;
+  if (options_.before_write) options_.before_write();  // Test only: a slow disk.
   if (!write_files) {
     // Reload: the files are on disk already; only the version moves. The digest record follows
     // the version: without it a restart merely takes one more version.
@@ -379,12 +389,16 @@ absl::StatusOr<uint64_t> AppStore::CommitLocked(Entries next, std::vector<std::s
   entries_ = std::move(next);
   version_ = version;
   StoreChange change{version, std::move(changed), std::move(deleted), SnapshotOf(message), message};
+  auto published = std::make_shared<const Entries>(entries_);
   {
-    absl::MutexLock snap_lock(&snapshot_mu_);
-    message_ = message;
+    // Readers see the new version from here; the old state dies outside the lock.
+    absl::MutexLock state_lock(&mu_);
+    message_.swap(message);
     snapshot_ = change.snapshot;
+    published_entries_.swap(published);
   }
   {
+    // After the store lock, under the change lock: in version order, one version at a time.
     absl::MutexLock listeners_lock(&listeners_mu_);
     for (auto& [id, listener] : listeners_) listener(change);
   }

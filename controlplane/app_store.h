@@ -20,10 +20,16 @@
 // 0600), with a warning naming the file when that takes permissions away; Open and Reload warn
 // about every such file that group or others can access.
 //
-// Threading: every method is thread-safe. Changes are serialised by one mutex; none is lost.
-// Listeners are called once per new version, in version order, while that mutex is held: they must
-// not block and must not call Apply/Delete/Reload/Subscribe (snapshot() and version() are fine).
-// Subscribe/Unsubscribe never wait for a disk write.
+// Threading: every method is thread-safe. Changes (Apply, Delete, Reload) are serialised by the
+// change lock, held across their disk writes (so none is lost and versions follow the order of
+// the writes); only changes take it. The store lock guards the current state (snapshot, apps and
+// their files) and is held only to read or swap it: never across file I/O or a listener call, so
+// readers (snapshot(), Get, Validate, the attach streams) never wait for a disk. Listeners are
+// called once per new version, in version order, after the new state is installed and the store
+// lock released (under the change lock): they must not block and must not call
+// Apply/Delete/Reload/Subscribe (snapshot() and version() are fine). Subscribe/Unsubscribe never
+// wait for a disk write. The gRPC control API runs changes on a thread of their own
+// (change_runner.h), never on a gRPC callback thread.
 #ifndef VALET_CONTROLPLANE_APP_STORE_H_
 #define VALET_CONTROLPLANE_APP_STORE_H_
 
@@ -68,6 +74,10 @@ struct AppStoreOptions {
   // The largest serialized snapshot (ConfigSnapshot) a change may make. The data planes' limit;
   // smaller only in tests.
   size_t max_snapshot_bytes = kMaxSnapshotBytes;
+  // Test only: a fault-injection seam of the writer. Called by each change that writes (after
+  // validation, holding the change lock but not the store lock) before its first write to the
+  // conf dir; a slow or blocked hook is a slow disk.
+  std::function<void()> before_write;
 };
 
 class AppStore {
@@ -122,21 +132,25 @@ class AppStore {
   AppStore(std::string conf_dir, const AppStoreOptions& options, Entries entries,
            std::shared_ptr<const v1::ControlPlaneMessage> message);
 
+  // The apps and their files as of the current version (for Validate).
+  std::shared_ptr<const Entries> entries() const;
+
   // The snapshot of `entries` wrapped for the attach stream.
   static std::shared_ptr<v1::ControlPlaneMessage> MakeMessage(uint64_t version, uint64_t epoch,
                                                               const Entries& entries);
   // OUT_OF_RANGE naming both sizes if `snapshot` is larger than data planes accept.
   absl::Status CheckSize(const v1::ConfigSnapshot& snapshot) const;
 
-  absl::Status CheckExpected(const ChangeOptions& options) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ValidateLocked(const std::vector<SourcedApp>& apps) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckExpected(const ChangeOptions& options) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // The errors of the set `entries` with `apps` created or replaced.
+  static absl::Status ValidateWith(const Entries& entries, const std::vector<SourcedApp>& apps);
   // Checks the size of the resulting snapshot, persists version_ + 1 and (if write_files) writes
   // the changed apps' files and removes the deleted ones, all or nothing through the intent file;
   // on success installs `next` as the current set and publishes the change.
   absl::StatusOr<uint64_t> CommitLocked(Entries next, std::vector<std::string> changed,
                                         std::vector<std::string> deleted, bool write_files)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
 
   // A file for a new app: NAME.json unless used (by `used` or on disk), then NAME-2.json, ...
   std::string FreePathFor(const std::string& name, const std::set<std::string>& used) const;
@@ -145,21 +159,26 @@ class AppStore {
   const AppStoreOptions options_;
   const uint64_t epoch_;
 
-  mutable absl::Mutex mu_;  // Serialises changes; held while listeners run.
-  Entries entries_ ABSL_GUARDED_BY(mu_);
-  uint64_t version_ ABSL_GUARDED_BY(mu_);
+  // The change lock: serialises changes, held across their disk writes and listener calls.
+  absl::Mutex change_mu_;
+  // The state the changes work from; changed only by a change (under change_mu_).
+  Entries entries_ ABSL_GUARDED_BY(change_mu_);
+  uint64_t version_ ABSL_GUARDED_BY(change_mu_);
   // Set when a recorded change could not be performed: every later change is refused with it.
-  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(change_mu_);
 
-  // Held while listeners run (inside mu_), so Unsubscribe returns only once no call is running.
-  mutable absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Held while listeners run (after mu_ is released), so Unsubscribe returns only once no call is
+  // running.
+  mutable absl::Mutex listeners_mu_ ABSL_ACQUIRED_AFTER(change_mu_);
   std::map<int, Listener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
   int next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
 
-  // Readers of the current snapshot never wait for a change in progress (disk writes).
-  mutable absl::Mutex snapshot_mu_ ABSL_ACQUIRED_AFTER(mu_);
-  std::shared_ptr<const v1::ControlPlaneMessage> message_ ABSL_GUARDED_BY(snapshot_mu_);
-  std::shared_ptr<const v1::ConfigSnapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+  // The store lock: the current state as readers see it, swapped whole by a change once its
+  // files are written. Held only to copy or swap these pointers.
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(change_mu_);
+  std::shared_ptr<const v1::ControlPlaneMessage> message_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::ConfigSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Entries> published_entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace valet

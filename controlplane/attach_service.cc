@@ -5,20 +5,23 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/send_queue.h"
 
 namespace valet {
 
 class AttachService::Reactor final
     : public grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage> {
  public:
-  Reactor(AttachService* service, std::string peer) : service_(service), peer_(std::move(peer)) {
+  Reactor(AttachService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context), peer_(context->peer()) {
     service_->Add(this);
     StartRead(&in_);
   }
 
-  // Queues `message` (a snapshot) unless a newer or equal version is already queued or sent.
-  // Called by OnChange with the service's mutex held (so this reactor is alive), or from a
-  // reaction. The message is shared by every stream and never copied: the write in flight holds it.
+  // Queues `message` (a snapshot) unless a newer or equal version is already queued or sent; a
+  // snapshot still waiting is replaced (coalesced). Called by OnChange with the service's mutex
+  // held (so this reactor is alive), or from a reaction. The message is shared by every stream and
+  // never copied: the queue holds it while its write is in flight.
   void Offer(std::shared_ptr<const v1::ControlPlaneMessage> message) {
     const v1::ControlPlaneMessage* write;
     {
@@ -26,11 +29,35 @@ class AttachService::Reactor final
       uint64_t version = message->snapshot().version();
       if (!hello_ || finished_ || version <= highest_offered_) return;
       highest_offered_ = version;
-      next_ = std::move(message);
-      if (writing_) return;  // OnWriteDone sends next_: coalesced.
-      write = PrepareWriteLocked();
+      queue_.PushLatest(std::move(message));
+      write = queue_.Next();  // Null while a write is in flight: OnWriteDone sends it.
     }
-    StartWrite(write);
+    if (write != nullptr) StartWrite(write);
+  }
+
+  // Queues a message that must arrive, in order (quota grants and stats come next). Called like
+  // Offer: with the service's mutex held, or from a reaction. A data plane that lets more than the
+  // queue's bound wait is cut off: its stream is cancelled, with a warning naming it.
+  void Send(std::shared_ptr<const v1::ControlPlaneMessage> message) {
+    const v1::ControlPlaneMessage* write = nullptr;
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!hello_ || finished_ || overflowed_) return;
+      if (queue_.PushOrdered(std::move(message))) {
+        write = queue_.Next();  // Null while a write is in flight: OnWriteDone sends it.
+      } else {
+        overflowed_ = true;
+        cancel = true;
+        queue_.Clear();
+        VALET_LOG(WARNING) << "data plane " << id_ << " (" << peer_ << ") does not read its "
+                           << "attach stream: " << queue_.max_ordered()
+                           << " messages wait for it; closing the stream";
+      }
+    }
+    if (write != nullptr) StartWrite(write);
+    // The write in flight then fails and the stream finishes.
+    if (cancel) context_->TryCancel();
   }
 
   void OnReadDone(bool ok) override {
@@ -57,6 +84,9 @@ class AttachService::Reactor final
           service_->registry_->Nacked(token_, in_.nack().version(), in_.nack().reason());
         }
         break;
+      case v1::DataPlaneMessage::kReport:
+        if (token_ != 0) service_->registry_->Reported(token_, in_.report());
+        break;
       default:
         break;  // A kind this version does not know: ignore it, for forward compatibility.
     }
@@ -76,12 +106,12 @@ class AttachService::Reactor final
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      writing_ = false;
-      in_flight_.reset();  // The write is done with the shared message.
+      queue_.WriteDone();  // The write is done with the (shared) message.
       if (!ok) {
         write_failed_ = true;
-      } else if (next_ != nullptr && !finished_) {
-        write = PrepareWriteLocked();
+        queue_.Clear();
+      } else if (!finished_) {
+        write = queue_.Next();
       }
       if (write == nullptr) finish = MaybeFinishLocked();
     }
@@ -102,10 +132,10 @@ class AttachService::Reactor final
  private:
   void OnHello(const v1::Hello& hello) {
     if (token_ != 0) return;  // A second Hello changes nothing.
-    id_ = hello.id().empty() ? peer_ : hello.id();
     // A version is only meaningful within its epoch: another numbering's version 7 is not ours.
     const uint64_t epoch = service_->store_->epoch();
     const bool same_epoch = hello.epoch() == epoch;
+    id_ = hello.id().empty() ? peer_ : hello.id();
     token_ = service_->registry_->Connected(id_, hello.address(), peer_,
                                             same_epoch ? hello.version() : 0);
     VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") attached at version "
@@ -130,37 +160,30 @@ class AttachService::Reactor final
     }
   }
 
-  // Moves next_ to the write in flight; the caller passes the result to StartWrite.
-  const v1::ControlPlaneMessage* PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    in_flight_ = std::move(next_);
-    writing_ = true;
-    return in_flight_.get();
-  }
-
   // True if the caller must call Finish now (exactly once).
   bool MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || writing_ || !(read_done_ || write_failed_)) return false;
+    if (finished_ || queue_.writing() || !(read_done_ || write_failed_)) return false;
     finished_ = true;
     return true;
   }
 
   AttachService* const service_;
+  grpc::CallbackServerContext* const context_;
   const std::string peer_;
-  // Touched by reads only, which are sequential.
+  // Touched by reads only, which are sequential (id_ is read by Send once hello_ is set).
   v1::DataPlaneMessage in_;
   std::string id_;
   uint64_t token_ = 0;
 
   absl::Mutex mu_;
   bool hello_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_done_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t highest_offered_ ABSL_GUARDED_BY(mu_) = 0;
-  std::shared_ptr<const v1::ControlPlaneMessage> next_ ABSL_GUARDED_BY(mu_);
-  // Held while its write is in flight (writing_): gRPC serialises from it until OnWriteDone.
-  std::shared_ptr<const v1::ControlPlaneMessage> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Snapshots coalesce; other kinds wait in order. One write in flight, held by the queue.
+  SendQueue<v1::ControlPlaneMessage> queue_ ABSL_GUARDED_BY(mu_);
 };
 
 AttachService::AttachService(AppStore* store, DataplaneRegistry* registry)
@@ -178,7 +201,7 @@ grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachSe
   }
   // Tells the data plane's client that a control plane answered (see dataplane/control_client.cc).
   context->AddInitialMetadata("valet-attached", "1");
-  return new Reactor(this, context->peer());
+  return new Reactor(this, context);
 }
 
 void AttachService::OnChange(const StoreChange& change) {

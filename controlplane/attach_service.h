@@ -2,11 +2,14 @@
 //
 // Per stream: the first message must be a Hello; the data plane is recorded in the registry and,
 // if the (epoch, version) it serves differs from the current one, gets the current snapshot (a
-// version of another epoch does not count as ACKed). Each new
-// version of the AppStore is pushed to every attached data plane. One write is in flight per
-// stream and it always carries the latest snapshot: versions that arrive while a write is in flight
-// are coalesced, only the newest is sent next. Every stream writes the same immutable message the
-// AppStore built once for the version (no copy per data plane). ACKs and NACKs go to the registry.
+// version of another epoch does not count as ACKed). Each new version of the AppStore is pushed to
+// every attached data plane. Each stream sends through a SendQueue (common/send_queue.h) with one
+// write in flight: snapshots coalesce (versions that arrive while a write is in flight replace the
+// one waiting, only the newest is sent next); other kinds (quota grants and stats next) wait in
+// order and are never dropped, at most SendQueue::kDefaultMaxOrdered (1024) of them: a data plane
+// that lets more wait is cut off (its stream cancelled, with a warning naming it) and attaches
+// again. Every stream writes the same immutable snapshot message the AppStore built once for the
+// version (no copy per data plane). ACKs, NACKs and status reports go to the registry.
 //
 // Threading: gRPC callback API; reactions never block (they take short locks only). A reactor
 // deletes itself in OnDone. Lifetime: `store` and `registry` outlive the service; the service

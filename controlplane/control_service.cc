@@ -58,6 +58,7 @@ class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::V
       v1::VersionEvent first;
       first.set_version(current);
       queue_.push_front(std::move(first));
+      last_version_ = queue_.back().version();
       started_ = true;
       write = WriteNextLocked();
     }
@@ -97,7 +98,10 @@ class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::V
     bool write = false, finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (done_) return;
+      // The version read in the constructor may already be this one (the store publishes the
+      // state before it calls listeners): never send a version twice.
+      if (done_ || (started_ && change.version <= last_version_)) return;
+      last_version_ = change.version;
       if (queue_.size() >= kMaxQueuedEvents) {
         queue_.clear();
         done_ = true;
@@ -138,7 +142,8 @@ class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::V
   absl::Mutex mu_;
   std::deque<v1::VersionEvent> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;  // The first event is queued.
+  bool started_ ABSL_GUARDED_BY(mu_) = false;       // The first event is queued.
+  uint64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;  // Of the last event queued.
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ = grpc::Status::OK;  // Set before finished_, read after.
@@ -163,13 +168,32 @@ grpc::ServerUnaryReactor* ControlService::GetApp(grpc::CallbackServerContext* co
   return Answer(context, api_->GetApp(*request), response);
 }
 
+template <typename T>
+grpc::ServerUnaryReactor* ControlService::AnswerAfterChange(
+    grpc::CallbackServerContext* context, std::function<absl::StatusOr<T>()> change, T* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The request and response live until Finish; a cancelled call is still finished (gRPC drops
+  // the answer), after its change ran: a change is never half done.
+  changes_->Post([reactor, change = std::move(change), response] {
+    absl::StatusOr<T> result = change();
+    if (result.ok()) {
+      *response = std::move(*result);
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      reactor->Finish(ToGrpcStatus(result.status()));
+    }
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ControlService::ApplyApps(grpc::CallbackServerContext* context,
                                                     const v1::ApplyAppsRequest* request,
                                                     v1::ApplyAppsResponse* response) {
   if (grpc::Status denied = Authorize(context, "ApplyApps"); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return Answer(context, api_->ApplyApps(*request), response);
+  return AnswerAfterChange<v1::ApplyAppsResponse>(
+      context, [this, request] { return api_->ApplyApps(*request); }, response);
 }
 
 grpc::ServerUnaryReactor* ControlService::DeleteApp(grpc::CallbackServerContext* context,
@@ -178,7 +202,8 @@ grpc::ServerUnaryReactor* ControlService::DeleteApp(grpc::CallbackServerContext*
   if (grpc::Status denied = Authorize(context, "DeleteApp"); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return Answer(context, api_->DeleteApp(*request), response);
+  return AnswerAfterChange<v1::DeleteAppResponse>(
+      context, [this, request] { return api_->DeleteApp(*request); }, response);
 }
 
 grpc::ServerUnaryReactor* ControlService::Reload(grpc::CallbackServerContext* context,
@@ -187,7 +212,8 @@ grpc::ServerUnaryReactor* ControlService::Reload(grpc::CallbackServerContext* co
   if (grpc::Status denied = Authorize(context, "Reload"); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return Answer(context, api_->Reload(), response);
+  return AnswerAfterChange<v1::ReloadResponse>(
+      context, [this] { return api_->Reload(); }, response);
 }
 
 grpc::ServerUnaryReactor* ControlService::Validate(grpc::CallbackServerContext* context,

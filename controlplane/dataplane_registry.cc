@@ -1,5 +1,6 @@
 #include "controlplane/dataplane_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/logging.h"
@@ -88,6 +89,9 @@ uint64_t DataplaneRegistry::Connected(const std::string& id, const std::string& 
     SetTimestamp(now, e.status.mutable_connected_since());
     e.status.set_version(version);
     e.status.set_connected(true);
+    e.status.clear_last_report();
+    e.status.clear_last_report_time();
+    e.status.clear_reports();
     ready = CollectLocked(now);
   }
   Run(std::move(ready));
@@ -123,6 +127,15 @@ void DataplaneRegistry::Nacked(uint64_t token, uint64_t version, const std::stri
   Run(std::move(ready));
 }
 
+void DataplaneRegistry::Reported(uint64_t token, const v1::StatusReport& report) {
+  absl::MutexLock lock(&mu_);
+  Entry* e = FindLocked(token);
+  if (e == nullptr) return;
+  *e->status.mutable_last_report() = report;
+  SetTimestamp(absl::Now(), e->status.mutable_last_report_time());
+  e->status.set_reports(e->status.reports() + 1);
+}
+
 void DataplaneRegistry::Disconnected(uint64_t token) {
   std::vector<Ready> ready;
   {
@@ -153,6 +166,12 @@ std::vector<v1::DataPlaneStatus> DataplaneRegistry::List() const {
   for (const auto& [id, e] : entries_) {
     if (!e.status.connected() && now - e.disconnected_at > keep_disconnected_) continue;
     out.push_back(e.status);
+    if (e.status.has_last_report_time()) {
+      absl::Time at = absl::FromUnixSeconds(e.status.last_report_time().seconds()) +
+                      absl::Nanoseconds(e.status.last_report_time().nanos());
+      out.back().set_last_report_age_ms(
+          static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(now - at))));
+    }
   }
   return out;
 }

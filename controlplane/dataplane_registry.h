@@ -11,6 +11,9 @@
 // older than the refused one. Disconnected data planes stay listed (connected = false) for
 // `keep_disconnected` (5 minutes by default), then are dropped.
 //
+// Reported keeps the last StatusReport of a stream (DataPlaneStatus.last_report, with the time it
+// arrived; List fills in its age) and counts the reports; a new stream starts with none.
+//
 // WaitForVersion backs `valetctl apply --wait`: it answers once every connected data plane has
 // ACKed `version` (or a later one) or NACKed it, or when the deadline passes.
 //
@@ -51,6 +54,7 @@ class DataplaneRegistry {
                      uint64_t version);
   void Acked(uint64_t token, uint64_t version);
   void Nacked(uint64_t token, uint64_t version, const std::string& reason);
+  void Reported(uint64_t token, const v1::StatusReport& report);
   void Disconnected(uint64_t token);
 
   // Every known data plane, sorted by id.

@@ -43,6 +43,10 @@ ABSL_FLAG(bool, insecure, false,
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the bound addresses here (lines `grpc HOST:PORT`, `http HOST:PORT`).");
 
+// Test only, left out of the usage line: makes every config change slow to reach the disk.
+ABSL_FLAG(int, debug_write_delay_ms, 0,
+          "Testing only: every config change waits this long before it writes to the conf dir.");
+
 namespace {
 
 int Run() {
@@ -71,6 +75,8 @@ int Run() {
   options.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   options.tls_refresh = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_tls_refresh_seconds)));
   options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.debug_write_delay =
+      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_debug_write_delay_ms)));
   absl::StatusOr<std::unique_ptr<ControlPlaneServer>> server = ControlPlaneServer::Start(options);
   if (!server.ok()) {
     VALET_LOG(ERROR) << "cannot start:\n" << server.status().message();

@@ -44,12 +44,22 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
                                                     /*client_certs_for_dataplanes=*/
                                                     !options.tls.client_ca.empty());
   ASSIGN_OR_RETURN(s->lock_, ConfDirLock::Acquire(options.conf_dir));
-  ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir));
+  AppStoreOptions store_options;
+  if (options.debug_write_delay > absl::ZeroDuration() || options.debug_before_write) {
+    store_options.before_write = [delay = options.debug_write_delay,
+                                  hook = options.debug_before_write] {
+      absl::SleepFor(delay);
+      if (hook) hook();
+    };
+  }
+  ASSIGN_OR_RETURN(s->store_, AppStore::Open(options.conf_dir, store_options));
   s->registry_ = std::make_unique<DataplaneRegistry>();
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
   s->attach_ = std::make_unique<AttachService>(s->store_.get(), s->registry_.get());
   s->attach_->set_authorizer(s->authorizer_.get());
-  s->control_ = std::make_unique<ControlService>(s->api_.get(), s->authorizer_.get());
+  s->changes_ = std::make_unique<ChangeRunner>();
+  s->control_ =
+      std::make_unique<ControlService>(s->api_.get(), s->changes_.get(), s->authorizer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -129,6 +139,7 @@ void ControlPlaneServer::Shutdown(absl::Duration grace) {
     server_->Wait();
     server_.reset();
   }
+  if (changes_ != nullptr) changes_->Stop();
 }
 
 }  // namespace valet

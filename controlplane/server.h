@@ -8,10 +8,12 @@
 // from Start and NOT_SERVING from the start of Shutdown.
 // Lifetime: Start binds both listeners and serves; Shutdown (or the destructor) reports
 // NOT_SERVING, stops the REST admin, answers every pending WaitForVersion, then shuts the gRPC
-// server down (streams are cancelled at the deadline), then the rest.
+// server down (streams are cancelled at the deadline; changes in progress complete and answer),
+// then the rest.
 #ifndef VALET_CONTROLPLANE_SERVER_H_
 #define VALET_CONTROLPLANE_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +24,7 @@
 #include "controlplane/app_store.h"
 #include "controlplane/attach_service.h"
 #include "controlplane/call_auth.h"
+#include "controlplane/change_runner.h"
 #include "controlplane/conf_dir_lock.h"
 #include "controlplane/control_api.h"
 #include "controlplane/control_service.h"
@@ -50,6 +53,11 @@ struct ControlPlaneOptions {
   absl::Duration keepalive_time = absl::Seconds(20);
   absl::Duration keepalive_timeout = absl::Seconds(10);
   absl::Duration min_ping_interval = absl::Seconds(5);
+  // Test only: every config change sleeps this long before it writes to the conf dir (a slow
+  // disk; valet-controlplane's --debug-write-delay-ms), then calls debug_before_write if set
+  // (AppStoreOptions::before_write).
+  absl::Duration debug_write_delay = absl::ZeroDuration();
+  std::function<void()> debug_before_write;
 };
 
 class ControlPlaneServer {
@@ -86,6 +94,7 @@ class ControlPlaneServer {
   std::unique_ptr<DataplaneRegistry> registry_;
   std::unique_ptr<ControlApi> api_;
   std::unique_ptr<AttachService> attach_;
+  std::unique_ptr<ChangeRunner> changes_;  // Stopped once server_ is shut down.
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<RestAdmin> admin_;

@@ -23,13 +23,18 @@ constexpr char kAttachedMetadataKey[] = "valet-attached";
 }  // namespace
 
 std::unique_ptr<ControlClient> ControlClient::Create(ControlClientOptions options,
-                                                     InstallFn install, ServingFn serving) {
-  return std::unique_ptr<ControlClient>(
-      new ControlClient(std::move(options), std::move(install), std::move(serving)));
+                                                     InstallFn install, ServingFn serving,
+                                                     ReportFn report) {
+  return std::unique_ptr<ControlClient>(new ControlClient(std::move(options), std::move(install),
+                                                          std::move(serving), std::move(report)));
 }
 
-ControlClient::ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving)
-    : options_(std::move(options)), install_(std::move(install)), serving_(std::move(serving)) {}
+ControlClient::ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving,
+                             ReportFn report)
+    : options_(std::move(options)),
+      install_(std::move(install)),
+      serving_(std::move(serving)),
+      report_(std::move(report)) {}
 
 ControlClient::~ControlClient() { Stop(); }
 
@@ -135,8 +140,7 @@ bool ControlClient::RunStream(const std::string& target) {
     if (stopping_) return false;
     context_ = &context;
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::DataPlaneMessage, v1::ControlPlaneMessage>> stream =
-      stub->Attach(&context);
+  std::unique_ptr<Stream> stream = stub->Attach(&context);
 
   bool was_up = false;
   v1::DataPlaneMessage hello;
@@ -155,6 +159,13 @@ bool ControlClient::RunStream(const std::string& target) {
     failed_attaches_ = 0;
     VALET_LOG(INFO) << "attached to control plane " << target << " at version "
                     << hello.hello().version();
+    {
+      absl::MutexLock lock(&out_mu_);
+      outbox_.Clear();
+      outbox_closed_ = false;
+    }
+    // From here on the sender thread alone writes; this thread reads (gRPC allows one of each).
+    std::thread sender([this, &stream, &context] { SendLoop(stream.get(), &context); });
     v1::ControlPlaneMessage in;
     while (stream->Read(&in)) {
       if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) continue;  // Later kinds.
@@ -188,8 +199,15 @@ bool ControlClient::RunStream(const std::string& target) {
           VALET_LOG(WARNING) << "cannot cache the snapshot: " << saved.message();
         }
       }
-      if (!stream->Write(answer)) break;
+      if (!Enqueue(std::move(answer), &context)) break;
     }
+    {
+      absl::MutexLock lock(&out_mu_);
+      outbox_closed_ = true;
+      outbox_.Clear();
+    }
+    // Prompt: the stream is over (its writes fail at once) or cancelled.
+    sender.join();
   }
   connected_ = false;
   grpc::Status status = stream->Finish();
@@ -223,6 +241,72 @@ absl::Status ControlClient::AwaitServed(const absl::Notification& served, uint64
       return absl::DeadlineExceededError(absl::StrCat(
           "version ", version, " was not served by every worker within ",
           absl::FormatDuration(options_.serve_timeout), " (a worker is stuck or stopping)"));
+    }
+  }
+}
+
+bool ControlClient::Enqueue(v1::DataPlaneMessage message, grpc::ClientContext* context) {
+  auto shared = std::make_shared<const v1::DataPlaneMessage>(std::move(message));
+  {
+    absl::MutexLock lock(&out_mu_);
+    if (outbox_closed_) return false;
+    if (outbox_.PushOrdered(std::move(shared))) return true;
+    outbox_closed_ = true;
+    outbox_.Clear();
+  }
+  VALET_LOG(WARNING) << "the control plane does not read the attach stream: "
+                     << SendQueue<v1::DataPlaneMessage>::kDefaultMaxOrdered
+                     << " messages wait for it; closing the stream";
+  context->TryCancel();
+  return false;
+}
+
+v1::StatusReport ControlClient::MakeReport() {
+  if (report_) return report_();
+  v1::StatusReport report;
+  ServedVersion served = serving_();
+  report.set_version(served.version);
+  report.set_epoch(served.epoch);
+  return report;
+}
+
+void ControlClient::SendLoop(Stream* stream, grpc::ClientContext* context) {
+  const bool reports = options_.report_interval > absl::ZeroDuration();
+  absl::Time next_report =
+      reports ? absl::Now() + options_.report_interval : absl::InfiniteFuture();
+  uint64_t sequence = 0;
+  // Each pass writes one message or queues one report; ends with the stream (bounded by it).
+  for (;;) {
+    bool report_due = false;
+    {
+      absl::MutexLock lock(&out_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_) {
+        return outbox_closed_ || !outbox_.empty();
+      };
+      if (!out_mu_.AwaitWithDeadline(absl::Condition(&ready), next_report)) report_due = true;
+      if (outbox_closed_) return;
+    }
+    if (report_due || absl::Now() >= next_report) {
+      v1::DataPlaneMessage message;
+      *message.mutable_report() = MakeReport();
+      message.mutable_report()->set_sequence(++sequence);
+      next_report = absl::Now() + options_.report_interval;
+      if (!Enqueue(std::move(message), context)) return;
+    }
+    const v1::DataPlaneMessage* write;
+    {
+      absl::MutexLock lock(&out_mu_);
+      if (outbox_closed_) return;
+      write = outbox_.Next();
+    }
+    if (write == nullptr) continue;
+    bool ok = stream->Write(*write);
+    absl::MutexLock lock(&out_mu_);
+    outbox_.WriteDone();
+    if (!ok) {  // The stream failed: the reading thread sees it end.
+      outbox_closed_ = true;
+      outbox_.Clear();
+      return;
     }
   }
 }

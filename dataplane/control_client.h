@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/send_queue.h"
 #include "dataplane/snapshot_cache.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -64,6 +65,8 @@ struct ControlClientOptions {
   // so that a new token needs no restart.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string token_file;
+  // Between two StatusReports on a stream (the first one this long after the attach); zero: none.
+  absl::Duration report_interval = absl::Seconds(5);
 };
 
 // Called once every worker serves an installed snapshot; from any thread, at most once, and
@@ -81,12 +84,16 @@ struct ServedVersion {
 };
 using ServingFn = std::function<ServedVersion()>;
 
+// The data plane's status for a StatusReport (the client sets `sequence`); from the sender thread,
+// must not block. Without one, reports carry what `serving` says.
+using ReportFn = std::function<v1::StatusReport()>;
+
 class ControlClient {
  public:
   static constexpr int kWarnEveryFailures = 10;
 
   static std::unique_ptr<ControlClient> Create(ControlClientOptions options, InstallFn install,
-                                               ServingFn serving);
+                                               ServingFn serving, ReportFn report = nullptr);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
@@ -98,7 +105,9 @@ class ControlClient {
   bool connected() const { return connected_.load(); }
 
  private:
-  ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving);
+  ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving,
+                ReportFn report);
+  using Stream = grpc::ClientReaderWriter<v1::DataPlaneMessage, v1::ControlPlaneMessage>;
 
   void Loop();
   // One attach attempt; returns true if the control plane answered (the stream was up).
@@ -109,10 +118,17 @@ class ControlClient {
   // Waits until `served` is notified: OK, DeadlineExceeded (the NACK reason) after
   // serve_timeout, Cancelled once Stop() was called.
   absl::Status AwaitServed(const absl::Notification& served, uint64_t version);
+  // The sender thread of one stream: writes what the outbox holds and queues the reports.
+  void SendLoop(Stream* stream, grpc::ClientContext* context);
+  // Queues `message` for the sender. False if the stream is over or the outbox is full (the
+  // stream is then cancelled, with a warning).
+  bool Enqueue(v1::DataPlaneMessage message, grpc::ClientContext* context);
+  v1::StatusReport MakeReport();
 
   const ControlClientOptions options_;
   const InstallFn install_;
   const ServingFn serving_;
+  const ReportFn report_;
   int failed_attaches_ = 0;  // Consecutive; client thread.
   std::atomic<bool> connected_{false};
 
@@ -120,6 +136,11 @@ class ControlClient {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // Of the stream in progress.
   std::thread thread_;
+
+  // The stream's outgoing messages; a fresh outbox per stream.
+  absl::Mutex out_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  SendQueue<v1::DataPlaneMessage> outbox_ ABSL_GUARDED_BY(out_mu_);
+  bool outbox_closed_ ABSL_GUARDED_BY(out_mu_) = true;  // No stream, or it is over.
 };
 
 }  // namespace valet

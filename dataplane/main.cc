@@ -48,6 +48,9 @@ ABSL_FLAG(int, control_backoff_min_ms, 100,
 ABSL_FLAG(int, control_backoff_max_ms, 5'000,
           "With --control-plane: the longest wait between attach attempts; a control plane that "
           "comes back is attached within this (plus the time to connect).");
+ABSL_FLAG(int, report_interval_ms, 5'000,
+          "With --control-plane: send a status report (version served, workers, request and "
+          "error counts) to the control plane this often; 0 = never.");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
@@ -164,6 +167,11 @@ int Run() {
                      << absl::GetFlag(FLAGS_control_backoff_max_ms);
     return 2;
   }
+  if (absl::GetFlag(FLAGS_report_interval_ms) < 0) {
+    VALET_LOG(ERROR) << "--report-interval-ms must be 0 (no reports) or positive, got "
+                     << absl::GetFlag(FLAGS_report_interval_ms);
+    return 2;
+  }
 
   // Take the signals before anything can be told our ports: a SIGTERM that arrives during start
   // is then queued for the drain below instead of killing the process.
@@ -233,6 +241,7 @@ int Run() {
     client_options.cache_dir = absl::GetFlag(FLAGS_cache_dir);
     client_options.min_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_min_ms));
     client_options.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_max_ms));
+    client_options.report_interval = absl::Milliseconds(absl::GetFlag(FLAGS_report_interval_ms));
     if (!client_options.cache_dir.empty()) {
       // Serve the last good snapshot at once; the control plane replaces it when it answers.
       absl::StatusOr<v1::ConfigSnapshot> cached = LoadSnapshotCache(client_options.cache_dir);
@@ -259,6 +268,18 @@ int Run() {
         },
         [&snapshots] {
           return ServedVersion{snapshots.epoch(), snapshots.version()};
+        },
+        [&snapshots, &server, workers = options.workers] {
+          v1::StatusReport report;
+          report.set_version(snapshots.version());
+          report.set_epoch(snapshots.epoch());
+          report.set_workers(static_cast<uint32_t>(workers));
+          Metrics::RequestTotals totals = (*server)->metrics().Totals();
+          report.set_requests(totals.requests);
+          report.set_errors(totals.errors);
+          report.set_active_connections(
+              (*server)->metrics().active_connections().load(std::memory_order_relaxed));
+          return report;
         });
   }
 

@@ -64,6 +64,20 @@ std::shared_ptr<AppStats> Metrics::ForApp(const std::string& name) {
   return slot;
 }
 
+Metrics::RequestTotals Metrics::Totals() const {
+  RequestTotals totals;
+  auto add = [&totals](const AppStats& s) {
+    for (int c = 1; c <= 5; ++c) totals.requests += s.requests(c);
+    totals.errors += s.requests(5);
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, stats] : apps_) add(*stats);
+  }
+  add(*unrouted_);
+  return totals;
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::string requests =
       "# HELP valet_requests_total Requests answered, by app and status class.\n"

@@ -72,6 +72,14 @@ class Metrics {
   // Prometheus text exposition format 0.0.4.
   std::string RenderPrometheus() const;
 
+  // Requests answered so far (every app and the unrouted ones), and how many of them got a 5xx:
+  // what the data plane reports to its control plane.
+  struct RequestTotals {
+    uint64_t requests = 0;
+    uint64_t errors = 0;
+  };
+  RequestTotals Totals() const;
+
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<AppStats>> apps_ ABSL_GUARDED_BY(mu_);

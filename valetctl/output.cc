@@ -29,6 +29,14 @@ std::string DataplaneLabel(const v1::DataPlaneStatus& dp) {
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
+// "4s ago", "3m ago"; "-" before the first report of the stream.
+std::string ReportAge(const v1::DataPlaneStatus& dp) {
+  if (!dp.has_last_report_time()) return "-";
+  uint64_t seconds = dp.last_report_age_ms() / 1000;
+  if (seconds < 120) return absl::StrCat(seconds, "s ago");
+  return absl::StrCat(seconds / 60, "m ago");
+}
+
 }  // namespace
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
@@ -142,7 +150,8 @@ std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response) {
     absl::StrAppend(&out, "no data plane attached\n");
     return out;
   }
-  Table table({"ID", "ADDRESS", "STATE", "VERSION", "CONNECTED SINCE", "LAST NACK"});
+  Table table({"ID", "ADDRESS", "STATE", "VERSION", "CONNECTED SINCE", "LAST REPORT", "REQUESTS",
+               "ERRORS", "LAST NACK"});
   for (const v1::DataPlaneStatus& dp : response.dataplanes()) {
     std::string nack = "-";
     if (dp.last_nack_version() != 0) {
@@ -151,8 +160,11 @@ std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response) {
     std::string state = !dp.connected()                      ? "disconnected"
                         : dp.version() == response.version() ? "in sync"
                                                              : "behind";
+    const bool reported = dp.has_last_report_time();
     table.AddRow({dp.id(), dp.address(), state, absl::StrCat(dp.version()),
-                  FormatTimestamp(dp.connected_since()), nack});
+                  FormatTimestamp(dp.connected_since()), ReportAge(dp),
+                  reported ? absl::StrCat(dp.last_report().requests()) : "-",
+                  reported ? absl::StrCat(dp.last_report().errors()) : "-", nack});
   }
   absl::StrAppend(&out, table.Render());
   return out;

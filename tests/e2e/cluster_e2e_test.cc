@@ -276,5 +276,32 @@ TEST_F(ClusterTest, RestAdminDrivesTheSameOperations) {
   EXPECT_FALSE(std::filesystem::exists(dir_.Join("conf/three.json")));
 }
 
+// The real data plane reports on its own schedule (--report-interval-ms) what its metrics count;
+// the control plane shows it in `valetctl dataplanes` and the REST admin.
+TEST_F(ClusterTest, DataPlaneStatusReportsShowInDataplanes) {
+  StartControlPlane();
+  Dataplane a = StartDataplane("dp-a", {"--report-interval-ms", "100"});
+  ASSERT_TRUE(WaitAnswers(a, "/one/x", 200)) << a.process->Log();
+  HttpClient admin(http_);
+  // The 200 answers are counted in a later report; the workers come from --workers 2.
+  std::string body;
+  bool reported = WaitFor(
+      [&] {
+        auto planes = admin.Get("/v1/dataplanes");
+        if (!planes.ok()) return false;
+        body = planes->body;
+        return body.find("\"workers\": 2") != std::string::npos &&
+               body.find("\"requests\": \"0\"") == std::string::npos &&
+               body.find("\"requests\": \"") != std::string::npos;
+      },
+      absl::Seconds(20));
+  EXPECT_TRUE(reported) << body;
+  EXPECT_NE(body.find("\"lastReportAgeMs\""), std::string::npos) << body;
+  CtlResult planes = Valetctl({"dataplanes"});
+  ASSERT_EQ(planes.code, 0) << planes.output;
+  EXPECT_NE(planes.output.find("LAST REPORT"), std::string::npos) << planes.output;
+  EXPECT_NE(planes.output.find("s ago"), std::string::npos) << planes.output;
+}
+
 }  // namespace
 }  // namespace valet::testing

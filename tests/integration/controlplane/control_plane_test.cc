@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +90,22 @@ class FakeDataPlane {
     absl::MutexLock lock(&mu_);
     hold_ = hold;
   }
+  // What its status reports count as requests and errors.
+  void SetCounters(uint64_t requests, uint64_t errors) {
+    absl::MutexLock lock(&mu_);
+    requests_ = requests;
+    errors_ = errors;
+  }
+  v1::StatusReport Report() {
+    absl::MutexLock lock(&mu_);
+    v1::StatusReport report;
+    report.set_version(serving_);
+    report.set_epoch(epoch_);
+    report.set_workers(2);
+    report.set_requests(requests_);
+    report.set_errors(errors_);
+    return report;
+  }
 
   std::unique_ptr<ControlClient> Client(const std::string& target, const std::string& id,
                                         const std::string& cache_dir = "") {
@@ -109,7 +127,7 @@ class FakeDataPlane {
           if (installed.ok()) served();  // No workers: it serves once installed.
           return installed;
         },
-        [this] { return served(); });
+        [this] { return served(); }, [this] { return Report(); });
   }
 
  private:
@@ -118,6 +136,8 @@ class FakeDataPlane {
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t refuse_from_ ABSL_GUARDED_BY(mu_) = 0;
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<uint64_t> received_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -146,10 +166,11 @@ class ControlPlaneTest : public ::testing::Test {
   }
   void TearDown() override { server_.reset(); }
 
-  void StartServer(const std::string& grpc_listen) {
+  void StartServer(const std::string& grpc_listen, std::function<void()> before_write = nullptr) {
     ControlPlaneOptions options;
     options.conf_dir = conf_;
     options.grpc_listen = grpc_listen;
+    options.debug_before_write = std::move(before_write);
     options.http_listen = "127.0.0.1:0";
     auto server = ControlPlaneServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -956,6 +977,163 @@ TEST_F(ControlPlaneTest, AFrozenControlPlaneIsLeftWithinTheKeepaliveBound) {
   client->Stop();
   ASSERT_TRUE(moved) << "still attached to the frozen control plane";
   EXPECT_LT(took, absl::Seconds(8));
+}
+
+// The attach stream's data plane side sends on its own schedule: status reports every interval.
+TEST_F(ControlPlaneTest, StatusReportsReachTheRegistryInOrder) {
+  FakeDataPlane dp;
+  dp.SetCounters(42, 7);
+  ControlClientOptions options;
+  options.targets = {server_->grpc_address()};
+  options.report_interval = absl::Milliseconds(50);
+  auto client = dp.Client(options, "dp-report");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] {
+    std::vector<v1::DataPlaneStatus> dps = DataPlanes();
+    return dps.size() == 1 && dps[0].reports() >= 3;
+  }));
+  v1::DataPlaneStatus status = DataPlanes()[0];
+  // Numbered 1, 2, ... per stream: the last one received is the count received, so none was lost
+  // or overtaken.
+  EXPECT_EQ(status.last_report().sequence(), status.reports());
+  EXPECT_EQ(status.last_report().requests(), 42u);
+  EXPECT_EQ(status.last_report().errors(), 7u);
+  EXPECT_EQ(status.last_report().workers(), 2u);
+  EXPECT_EQ(status.last_report().version(), 1u);
+  EXPECT_TRUE(status.has_last_report_time());
+  EXPECT_LT(status.last_report_age_ms(), 10000u);
+  // The REST admin shows the same (protobuf's JSON mapping: uint64 as strings).
+  HttpResult rest = Http(server_->http_address(), "GET", "/v1/dataplanes");
+  EXPECT_EQ(rest.status, 200);
+  EXPECT_NE(rest.body.find("\"lastReport\""), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("\"requests\": \"42\""), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("\"lastReportAgeMs\""), std::string::npos) << rest.body;
+  // Counters move: the next report carries them.
+  dp.SetCounters(50, 8);
+  EXPECT_TRUE(WaitFor([&] { return DataPlanes()[0].last_report().requests() == 50; }));
+  client->Stop();
+}
+
+// Reports do not wait for the answer to a snapshot: while the data plane is busy installing one
+// (its reading thread held), its reports still go out.
+TEST_F(ControlPlaneTest, StatusReportsFlowWhileASnapshotIsBeingInstalled) {
+  FakeDataPlane dp;
+  ControlClientOptions options;
+  options.targets = {server_->grpc_address()};
+  options.report_interval = absl::Milliseconds(50);
+  auto client = dp.Client(options, "dp-busy-report");
+  client->Start();
+  ASSERT_TRUE(WaitFor([&] { return dp.serving() == 1; }));
+  dp.Hold(true);
+  uint64_t held = Apply({MakeApp("second")});
+  ASSERT_TRUE(WaitFor([&] { return DataPlanes()[0].reports() > 0; }));
+  uint64_t before = DataPlanes()[0].reports();
+  EXPECT_TRUE(WaitFor([&] { return DataPlanes()[0].reports() >= before + 3; }))
+      << "no report while a snapshot is being installed";
+  EXPECT_TRUE(dp.received().empty() || dp.received().back() != held) << "the install was held";
+  dp.Hold(false);
+  EXPECT_TRUE(WaitFor([&] { return DataPlanes()[0].version() == held; }));
+  client->Stop();
+}
+
+// Slow disk: changes stuck in their conf-dir write (the writer's fault-injection seam blocks) hold
+// no gRPC callback thread and no lock that the attach streams, reads or Validate need.
+TEST_F(ControlPlaneTest, ASlowConfigWriteStallsNoAttachStream) {
+  absl::Notification write_started, release;
+  std::atomic<int> writing{0};
+  std::atomic<int> most_writing{0};
+  server_.reset();
+  StartServer("127.0.0.1:0", [&] {
+    int now = ++writing;
+    int seen = most_writing.load();
+    while (now > seen && !most_writing.compare_exchange_weak(seen, now)) {
+    }
+    if (!write_started.HasBeenNotified()) write_started.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    --writing;
+  });
+  std::vector<std::future<uint64_t>> changes;  // Destroyed (waited for) after the release.
+  // Released (so the changes and the server can end) whatever the test's outcome.
+  struct Releaser {
+    absl::Notification* n;
+    ~Releaser() {
+      if (!n->HasBeenNotified()) n->Notify();
+    }
+  } releaser{&release};
+
+  FakeDataPlane attached;
+  ControlClientOptions options;
+  options.targets = {server_->grpc_address()};
+  options.report_interval = absl::Milliseconds(50);
+  auto attached_client = attached.Client(options, "dp-attached");
+  attached_client->Start();
+  ASSERT_TRUE(WaitFor([&] { return attached.serving() == 1; }));
+
+  // More changes at once than gRPC has callback threads: each would hold one if it waited there.
+  constexpr int kChanges = 12;
+  for (int i = 0; i < kChanges; ++i) {
+    changes.push_back(std::async(std::launch::async, [this, i] {
+      v1::ApplyAppsRequest req;
+      *req.add_apps() = MakeApp(absl::StrCat("slow", i));
+      v1::ApplyAppsResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+      grpc::Status s = stub_->ApplyApps(&ctx, req, &resp);
+      return s.ok() ? resp.version() : 0;
+    }));
+  }
+  ASSERT_TRUE(write_started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+
+  // A new data plane attaches and gets the current snapshot.
+  FakeDataPlane joining;
+  auto joining_client = joining.Client(server_->grpc_address(), "dp-joining");
+  joining_client->Start();
+  EXPECT_TRUE(WaitFor([&] { return joining.serving() == 1; }, absl::Seconds(5)))
+      << "no snapshot for a data plane attaching during a slow write";
+  // The attached data plane's reports are still taken.
+  uint64_t reports = DataPlanes()[0].reports();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const v1::DataPlaneStatus& dp : DataPlanes()) {
+          if (dp.id() == "dp-attached" && dp.reports() > reports) return true;
+        }
+        return false;
+      },
+      absl::Seconds(5)));
+  // Reads and Validate answer from the published state.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetVersionResponse version;
+    ASSERT_TRUE(stub_->GetVersion(&ctx, {}, &version).ok());
+    EXPECT_EQ(version.version(), 1u);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ValidateRequest req;
+    *req.add_apps() = MakeApp("Not A Name");
+    v1::ValidateResponse resp;
+    ASSERT_TRUE(stub_->Validate(&ctx, req, &resp).ok());
+    EXPECT_FALSE(resp.errors().empty());
+  }
+  // All of this happened while the changes were stuck, one at a time.
+  for (auto& c : changes) {
+    EXPECT_EQ(c.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  }
+  EXPECT_EQ(most_writing.load(), 1);
+
+  release.Notify();
+  std::set<uint64_t> versions;
+  for (auto& c : changes) versions.insert(c.get());
+  EXPECT_EQ(versions.size(), static_cast<size_t>(kChanges));
+  EXPECT_EQ(*versions.begin(), 2u);
+  EXPECT_EQ(*versions.rbegin(), static_cast<uint64_t>(kChanges + 1));
+  EXPECT_EQ(most_writing.load(), 1) << "changes wrote concurrently";
+  EXPECT_TRUE(WaitFor([&] { return joining.serving() == kChanges + 1u; }));
+  EXPECT_TRUE(WaitFor([&] { return attached.serving() == kChanges + 1u; }));
+  joining_client->Stop();
+  attached_client->Stop();
 }
 
 }  // namespace

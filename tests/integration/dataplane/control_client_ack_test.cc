@@ -71,7 +71,11 @@ class ScriptedControlPlane final : public v1::AttachService::Service {
         *out.mutable_snapshot() = std::move(queue_.front());
         queue_.pop_front();
       }
-      if (!stream->Write(out) || !stream->Read(&in)) return grpc::Status::CANCELLED;
+      if (!stream->Write(out)) return grpc::Status::CANCELLED;
+      // The answer; status reports come on the data plane's own schedule in between.
+      do {
+        if (!stream->Read(&in)) return grpc::Status::CANCELLED;
+      } while (in.has_report());
       absl::MutexLock lock(&mu_);
       answers_.push_back(in);
     }

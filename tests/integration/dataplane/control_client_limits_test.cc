@@ -110,6 +110,7 @@ class ControlClientLimitsTest : public ::testing::Test {
     // Few retries while a test looks: each one moves tens of MiB.
     options.min_backoff = absl::Seconds(1);
     options.max_backoff = absl::Seconds(1);
+    options.report_interval = absl::ZeroDuration();  // The stand-in reads the answer only.
     client_ = ControlClient::Create(
         options,
         [this](const v1::ConfigSnapshot&, ServedFn served) {

@@ -921,6 +921,71 @@ TEST(DataplaneRegistryTest, ReconnectTakesOverTheEntry) {
   EXPECT_EQ(registry.List()[0].version(), 5u);
 }
 
+TEST(DataplaneRegistryTest, KeepsTheLastReportOfEachStream) {
+  DataplaneRegistry registry;
+  uint64_t token = registry.Connected("dp", "a", "p1", 1);
+  EXPECT_FALSE(registry.List()[0].has_last_report());
+  v1::StatusReport report;
+  report.set_sequence(1);
+  report.set_requests(10);
+  registry.Reported(token, report);
+  report.set_sequence(2);
+  report.set_requests(25);
+  report.set_errors(1);
+  registry.Reported(token, report);
+  v1::DataPlaneStatus status = registry.List()[0];
+  EXPECT_EQ(status.reports(), 2u);
+  EXPECT_EQ(status.last_report().sequence(), 2u);
+  EXPECT_EQ(status.last_report().requests(), 25u);
+  EXPECT_EQ(status.last_report().errors(), 1u);
+  EXPECT_TRUE(status.has_last_report_time());
+  EXPECT_LT(status.last_report_age_ms(), 60000u);
+  registry.Reported(token + 100, report);  // Unknown stream: ignored.
+  EXPECT_EQ(registry.List()[0].reports(), 2u);
+  // A new stream of the same data plane starts with no report.
+  registry.Connected("dp", "a", "p1", 1);
+  EXPECT_FALSE(registry.List()[0].has_last_report());
+  EXPECT_EQ(registry.List()[0].reports(), 0u);
+}
+
+// A change stuck in its write holds the change lock only: readers, Validate and the listeners of
+// the previous version do not wait for it.
+TEST(AppStoreSlowDiskTest, ReadersAndValidateDoNotWaitForAWrite) {
+  TempDir dir;
+  absl::Notification in_write, release;
+  AppStoreOptions options;
+  options.before_write = [&] {
+    in_write.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(60));
+  };
+  auto store = AppStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<uint64_t> published;
+  absl::Mutex published_mu;
+  (*store)->Subscribe([&](const StoreChange& change) {
+    // Called without the store lock: reading the store from a listener is fine.
+    EXPECT_EQ((*store)->version(), change.version);
+    absl::MutexLock lock(&published_mu);
+    published.push_back(change.version);
+  });
+  std::thread writer([&] {
+    absl::StatusOr<uint64_t> v = (*store)->Apply(Req({MakeApp("a")}), {});
+    EXPECT_TRUE(v.ok()) << v.status();
+  });
+  ASSERT_TRUE(in_write.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The write is stuck; these answer at once from the published state.
+  EXPECT_EQ((*store)->version(), 1u);
+  EXPECT_EQ((*store)->snapshot()->apps_size(), 0);
+  EXPECT_TRUE((*store)->Validate(Req({MakeApp("b")})).ok());
+  EXPECT_FALSE((*store)->Validate(Req({MakeApp("")})).ok());
+  EXPECT_TRUE(absl::IsNotFound((*store)->Get("a").status()));
+  release.Notify();
+  writer.join();
+  EXPECT_EQ((*store)->version(), 2u);
+  absl::MutexLock lock(&published_mu);
+  EXPECT_EQ(published, std::vector<uint64_t>{2});
+}
+
 TEST(SnapshotCacheTest, SavesAtomicallyAndLoads) {
   TempDir dir;
   std::string cache = (fs::path(dir.path()) / "cache").string();

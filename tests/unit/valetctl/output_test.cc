@@ -103,6 +103,10 @@ TEST(DataPlanesTableTest, StatesAndNacks) {
   a->set_connected(true);
   a->set_version(5);
   a->mutable_connected_since()->set_seconds(1767225600);  // 2026-01-01T00:00:00Z
+  a->mutable_last_report_time()->set_seconds(1767225604);
+  a->set_last_report_age_ms(4200);
+  a->mutable_last_report()->set_requests(120);
+  a->mutable_last_report()->set_errors(3);
   v1::DataPlaneStatus* b = response.add_dataplanes();
   b->set_id("dp-b");
   b->set_address("127.0.0.1:8001");
@@ -112,10 +116,12 @@ TEST(DataPlanesTableTest, StatesAndNacks) {
   b->set_last_nack_reason("apps[0]: bad\nthing");
   EXPECT_EQ(RenderDataplanesTable(response),
             "control plane version 5\n"
-            "ID     ADDRESS          STATE     VERSION   CONNECTED SINCE        LAST NACK\n"
-            "dp-a   127.0.0.1:8000   in sync   5         2026-01-01T00:00:00Z   -\n"
-            "dp-b   127.0.0.1:8001   behind    4         -                      version 5: "
-            "apps[0]: bad thing\n");
+            "ID     ADDRESS          STATE     VERSION   CONNECTED SINCE        LAST REPORT   "
+            "REQUESTS   ERRORS   LAST NACK\n"
+            "dp-a   127.0.0.1:8000   in sync   5         2026-01-01T00:00:00Z   4s ago        "
+            "120        3        -\n"
+            "dp-b   127.0.0.1:8001   behind    4         -                      -             "
+            "-          -        version 5: apps[0]: bad thing\n");
   EXPECT_EQ(RenderDataplanesTable(v1::ListDataPlanesResponse()),
             "control plane version 0\nno data plane attached\n");
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/message_limits.h"
+#include "common/validation_errors.h"
 #include "valetctl/cli.h"
 
 namespace valet::ctl {
@@ -25,8 +26,20 @@ std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
 
 }  // namespace
 
+std::vector<v1::ValidationError> StatusValidationErrors(const grpc::Status& status) {
+  absl::Status s = StatusFromGrpc(static_cast<int>(status.error_code()), status.error_message(),
+                                  status.error_details());
+  if (!HasValidationErrors(s)) return {};
+  return ValidationErrorsOf(s);
+}
+
 std::vector<std::string> StatusErrorLines(const grpc::Status& status) {
   std::vector<std::string> lines;
+  for (const v1::ValidationError& e : StatusValidationErrors(status)) {
+    lines.push_back(FormatValidationError(e));
+  }
+  if (!lines.empty()) return lines;
+  // No list: a message for people, shown line by line.
   for (absl::string_view line : absl::StrSplit(status.error_message(), '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (!line.empty()) lines.emplace_back(line);
@@ -116,7 +129,7 @@ bool ControlConnection::ConnectForChange(std::chrono::system_clock::time_point d
 
 int ControlConnection::ReportError(const grpc::Status& status, std::string_view what,
                                    std::ostream& err,
-                                   const std::function<std::string(const std::string&)>& rewrite,
+                                   const std::function<void(v1::ValidationError*)>& rewrite,
                                    bool mutation) {
   if (mutation) {
     int code = ExitCodeForChange(status);
@@ -151,10 +164,13 @@ int ControlConnection::ReportError(const grpc::Status& status, std::string_view 
         << " (raise --timeout)\n";
     return code;
   }
-  std::vector<std::string> lines = StatusErrorLines(status);
-  if (rewrite) {
-    for (std::string& line : lines) line = rewrite(line);
+  std::vector<std::string> lines;
+  std::vector<v1::ValidationError> errors = StatusValidationErrors(status);
+  for (v1::ValidationError& e : errors) {
+    if (rewrite) rewrite(&e);
+    lines.push_back(FormatValidationError(e));
   }
+  if (lines.empty()) lines = StatusErrorLines(status);
   if (lines.size() == 1) {
     err << "error: " << what << ": " << lines.front() << "\n";
   } else {

@@ -19,7 +19,8 @@ struct AnswerJsonOptions {
 };
 
 // `message` as JSON with a trailing newline. An AppConfig itself, pretty, is written exactly as
-// its conf file (AppConfigToJson). Fails only for a message protobuf cannot map (an unresolvable Any).
+// its conf file (AppConfigToJson). Fails only for a message protobuf cannot map (an unresolvable
+// Any).
 absl::StatusOr<std::string> ControlAnswerToJson(const google::protobuf::Message& message,
                                                 const AnswerJsonOptions& options);
 

@@ -528,6 +528,9 @@ TEST_F(ControlPlaneTest, RestAdmin) {
   EXPECT_FALSE(fs::exists(conf_ + "/third.json"));
   r = Http(http, "GET", "/v1/apps/nope");
   EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find(R"({"error":{"status":404,"code":"not_found","message":)"),
+            std::string::npos)
+      << r.body;
   r = Http(http, "DELETE", "/v1/apps/nope");
   EXPECT_EQ(r.status, 404);
   r = Http(http, "POST", "/v1/apps");

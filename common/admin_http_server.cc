@@ -24,10 +24,10 @@
 #include "boost/beast/http/string_body.hpp"
 #include "boost/beast/http/write.hpp"
 #include "common/acceptor.h"
+#include "common/error_body.h"
 #include "common/http_framing.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
-#include "nlohmann/json.hpp"
 
 namespace valet {
 
@@ -46,11 +46,10 @@ constexpr std::chrono::milliseconds kStopGrace{500};
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr size_t kLingerMaxBytes = 1 << 20;
 
-// The server's own answers (malformed requests) use the REST admin's error shape.
+// The server's own answers (malformed requests) use the one error shape (common/error_body.h),
+// with the gateway's codes for the same refusals.
 AdminResponse ErrorAnswer(int status, std::string_view code, std::string_view message) {
-  nlohmann::ordered_json j = {
-      {"error", {{"status", status}, {"code", code}, {"message", message}}}};
-  return {status, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"};
+  return {status, RenderErrorBody({status, std::string(code), std::string(message)})};
 }
 
 bool IsHttpParseError(const beast::error_code& ec) {
@@ -125,20 +124,20 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   void OnRead(beast::error_code ec) {
     head_ = false;
     if (ec == http::error::body_limit) {
-      return Reply(ErrorAnswer(413, "PAYLOAD_TOO_LARGE", "request body too large"), false);
+      return Reply(ErrorAnswer(413, "body_too_large", "request body too large"), false);
     }
     if (ec == http::error::header_limit) {
       if (RequestLineTooLong()) {
-        return Reply(ErrorAnswer(414, "URI_TOO_LONG", TargetTooLongMessage()), false);
+        return Reply(ErrorAnswer(414, "uri_too_long", TargetTooLongMessage()), false);
       }
       return Reply(
-          ErrorAnswer(431, "HEADER_TOO_LARGE",
+          ErrorAnswer(431, "header_too_large",
                       absl::StrCat("request header larger than ", limits_.header, " bytes")),
           false);
     }
     if (IsHttpParseError(ec) && ec != http::error::end_of_stream &&
         ec != http::error::partial_message) {
-      return Reply(ErrorAnswer(400, "BAD_REQUEST", "malformed request: " + ec.message()), false);
+      return Reply(ErrorAnswer(400, "bad_request", "malformed request: " + ec.message()), false);
     }
     // EOF (also in the middle of a request), timeout or reset: nobody to answer.
     if (ec) return Shutdown();
@@ -147,11 +146,11 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     head_ = req.method() == http::verb::head;
     if (absl::Status framing = CheckFraming(req); !framing.ok()) {
       return Reply(
-          ErrorAnswer(400, "BAD_REQUEST", absl::StrCat("malformed request: ", framing.message())),
+          ErrorAnswer(400, "bad_request", absl::StrCat("malformed request: ", framing.message())),
           false);
     }
     if (req.target().size() > limits_.target) {
-      return Reply(ErrorAnswer(414, "URI_TOO_LONG", TargetTooLongMessage()), false);
+      return Reply(ErrorAnswer(414, "uri_too_long", TargetTooLongMessage()), false);
     }
     std::shared_ptr<Impl> impl = impl_.lock();
     if (impl == nullptr) return;
@@ -220,6 +219,7 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
     }
     res_.set(http::field::content_type, response.content_type);
     if (!response.allow.empty()) res_.set(http::field::allow, response.allow);
+    if (!response.etag.empty()) res_.set(http::field::etag, response.etag);
     size_t length = response.body.size();
     if (!head_) res_.body() = std::move(response.body);
     res_.content_length(length);  // For HEAD: the length a GET would get, and no body.

@@ -46,6 +46,8 @@ struct AdminResponse {
   // The Allow field; a 405 must say which methods the resource takes (RFC 9110 15.5.6). The
   // `{}` lets answers written as {status, body} leave it out without a -Wextra warning.
   std::string allow{};
+  // The ETag field (a quoted version), when the answer has one.
+  std::string etag{};
 };
 
 class AdminHttpServer {

@@ -14,6 +14,9 @@
 #include "common/error_text.h"
 #include "common/message_limits.h"
 #include "common/string_view.h"
+#include "common/validation_errors.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 
 namespace valet {
@@ -27,28 +30,31 @@ constexpr size_t kMaxErrorsPerFile = 100;
 // Errors of one file, up to kMaxErrorsPerFile; the rest are counted.
 class ErrorList {
  public:
-  void Add(std::string error) {
+  void Add(std::string path, std::string reason) {
     if (errors_.size() < kMaxErrorsPerFile) {
-      errors_.push_back(std::move(error));
+      errors_.push_back({std::move(path), std::move(reason)});
     } else {
       ++dropped_;
     }
   }
   bool empty() const { return errors_.empty(); }
 
-  // One "SOURCE: error" line per error, and a last line counting those left out.
+  // One error per entry, each naming `source`, and a last one counting those left out.
   absl::Status ToStatus(std::string_view source) const {
-    std::vector<std::string> lines;
-    for (const std::string& e : errors_) lines.push_back(absl::StrCat(AsAbsl(source), ": ", e));
-    if (dropped_ > 0) {
-      lines.push_back(absl::StrCat(AsAbsl(source), ": ", dropped_, " more error",
-                                   dropped_ == 1 ? "" : "s", " not shown"));
+    std::vector<v1::ValidationError> errors;
+    for (const auto& [path, reason] : errors_) {
+      errors.push_back(MakeValidationError(source, path, reason));
     }
-    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+    if (dropped_ > 0) {
+      errors.push_back(MakeValidationError(
+          source, "",
+          absl::StrCat(dropped_, " more error", dropped_ == 1 ? "" : "s", " not shown")));
+    }
+    return ValidationFailed(errors);
   }
 
  private:
-  std::vector<std::string> errors_;
+  std::vector<std::pair<std::string, std::string>> errors_;
   size_t dropped_ = 0;
 };
 
@@ -184,7 +190,7 @@ class RecordingDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
     f.key = k;
     f.value_pending = true;
     if (!f.keys.insert(k).second) {
-      duplicates_.Add(absl::StrCat(Path(), ": duplicate field ", QuoteForError(k)));
+      duplicates_.Add(Path(), absl::StrCat("duplicate field ", QuoteForError(k)));
     }
     return Base::key(k);
   }
@@ -235,7 +241,7 @@ class RecordingDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
   const std::string& reason() const { return reason_; }
   // kSyntax, kTooDeep: the JSON path where reading stopped ("" at the top level).
   const std::string& error_path() const { return error_path_; }
-  // "PATH: duplicate field \"KEY\"" for every repeated key, in document order.
+  // PATH, "duplicate field \"KEY\"" for every repeated key, in document order.
   const ErrorList& duplicates() const { return duplicates_; }
 
  private:
@@ -320,143 +326,334 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-// Walks one JSON object against the fields it may hold, collecting errors: first the keys it may
-// not hold (a misspelt key often explains the errors after it), then each field in the order the
-// reader asks for them.
-class ObjectReader {
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The one table of config fields that need more than the generic mapping (JSON key = the proto
+// field's json_name, the value by the field's type). A new field needs a row here only if it
+// is one of the seed's own keys, a number whose refusal names a range of its own, or a list with
+// a limit of its own.
+struct FieldRule {
+  std::string_view field;               // The proto field's full name.
+  bool always_written = false;          // Written even at its zero value: the seed's own keys.
+  const NumericRange* range = nullptr;  // Numbers: the range a refusal names (validation checks).
+  size_t max_elements = 0;              // Lists: 0 means kMaxJsonArrayElements.
+  std::string (*too_many)(size_t count) = nullptr;  // Lists: the error past max_elements.
+};
+
+const FieldRule kFieldRules[] = {
+    {"valet.v1.AppConfig.name", true},
+    {"valet.v1.AppConfig.description", true},
+    {"valet.v1.AppConfig.authorize", true},
+    {"valet.v1.AppConfig.auth_key", true},
+    {"valet.v1.AppConfig.auth_header", true},
+    {"valet.v1.AppConfig.rate_limit", true},
+    {"valet.v1.AppConfig.limit_value", true, &kLimitValueRange},
+    {"valet.v1.AppConfig.limit_period_seconds", false, &kLimitPeriodSecondsRange},
+    {"valet.v1.AppConfig.endpoints", true, nullptr, kMaxEndpointsPerApp, TooManyEndpointsError},
+    {"valet.v1.AppConfig.connect_timeout_ms", false, &kTimeoutMsRange},
+    {"valet.v1.AppConfig.request_timeout_ms", false, &kTimeoutMsRange},
+    {"valet.v1.Endpoint.host", true},
+    {"valet.v1.Endpoint.path", true},
+    {"valet.v1.Endpoint.port", true, &kPortRange},
+    {"valet.v1.Endpoint.weight", false, &kWeightRange},
+};
+
+const FieldRule& RuleOf(const FieldDescriptor* field) {
+  static const FieldRule kNone{};
+  for (const FieldRule& rule : kFieldRules) {
+    if (rule.field == field->full_name()) return rule;
+  }
+  return kNone;
+}
+
+std::string ElementsError(size_t max, size_t count) {
+  return absl::StrCat("must be at most ", max, " elements, got ", count);
+}
+
+// The bounds of an integer field's type, as the doubles a fraction is compared with.
+struct TypeBounds {
+  double lo;
+  double hi;
+  bool is_signed;
+  uint64_t max;  // The largest value, as unsigned.
+  int64_t min;   // The smallest value (0 for unsigned types).
+};
+
+TypeBounds BoundsOf(const FieldDescriptor* field) {
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return {static_cast<double>(std::numeric_limits<int32_t>::min()),
+              static_cast<double>(std::numeric_limits<int32_t>::max()), true,
+              static_cast<uint64_t>(std::numeric_limits<int32_t>::max()),
+              std::numeric_limits<int32_t>::min()};
+    case FieldDescriptor::CPPTYPE_INT64:
+      return {static_cast<double>(std::numeric_limits<int64_t>::min()),
+              static_cast<double>(std::numeric_limits<int64_t>::max()), true,
+              static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+              std::numeric_limits<int64_t>::min()};
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return {0, static_cast<double>(std::numeric_limits<uint64_t>::max()), false,
+              std::numeric_limits<uint64_t>::max(), 0};
+    default:  // CPPTYPE_UINT32
+      return {0, static_cast<double>(std::numeric_limits<uint32_t>::max()), false,
+              std::numeric_limits<uint32_t>::max(), 0};
+  }
+}
+
+// Reads one JSON object into a message, field by field from the message's descriptor, collecting
+// errors: first the keys the object may not hold (a misspelt key often explains the errors after
+// it), then each field in the proto's order.
+class MessageReader {
  public:
-  ObjectReader(const Json& obj, std::string path, std::initializer_list<const char*> known,
-               ErrorList* errors)
-      : obj_(obj), path_(std::move(path)), known_(known), errors_(errors) {
-    ReportUnknownFields();
-  }
+  explicit MessageReader(ErrorList* errors) : errors_(errors) {}
 
-  void String(const char* key, std::string* out) {
-    const Json* v = Take(key);
-    if (v == nullptr) return;
-    if (!v->is_string()) return Error(key, absl::StrCat("expected a string, got ", TypeName(*v)));
-    *out = v->get<std::string>();
-  }
-
-  void Bool(const char* key, bool* out) {
-    const Json* v = Take(key);
-    if (v == nullptr) return;
-    if (!v->is_boolean())
-      return Error(key, absl::StrCat("expected true or false, got ", TypeName(*v)));
-    *out = v->get<bool>();
-  }
-
-  // Reads any whole number that fits the proto's uint32; `range` only words the error. The range
-  // itself is validation's to check (ValidateAppConfig), for JSON and gRPC alike.
-  void Uint32(const char* key, const NumericRange& range, uint32_t* out) {
-    const Json* v = Take(key);
-    if (v == nullptr) return;
-    if (!v->is_number()) return Error(key, absl::StrCat("expected a number, got ", TypeName(*v)));
-    if (v->is_number_unsigned() && v->get<uint64_t>() <= std::numeric_limits<uint32_t>::max()) {
-      *out = static_cast<uint32_t>(v->get<uint64_t>());
-      return;
-    }
-    // "-0" parses as a signed integer zero: accept it like 0.
-    if (v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() == 0) {
-      *out = 0;
-      return;
-    }
-    // 9050.5 or 1e3 inside the range would read as a bare "must be 1..65535": say why.
-    bool fraction_in_range =
-        v->is_number_float() && v->get<double>() >= range.lo && v->get<double>() <= range.hi;
-    Error(key, absl::StrCat(
-                   RangeError(range),
-                   fraction_in_range ? " (a whole number, without a fraction or exponent)" : ""));
-  }
-
-  // Calls `each(element, path)` for every element of an array field, unless it has more than
-  // `max_elements` (then none: the count is the error, and a hostile array costs no more).
-  void Array(const char* key, size_t max_elements,
-             const std::function<std::string(size_t)>& too_many,
-             const std::function<void(const Json&, const std::string&)>& each) {
-    const Json* v = Take(key);
-    if (v == nullptr) return;
-    if (!v->is_array()) return Error(key, absl::StrCat("expected an array, got ", TypeName(*v)));
-    if (v->size() > max_elements) return Error(key, too_many(v->size()));
-    for (size_t i = 0; i < v->size(); ++i) {
-      each((*v)[i], absl::StrCat(PathOf(key), "[", i, "]"));
+  void ReadObject(const Json& obj, const std::string& path, Message* msg) {
+    const Descriptor* d = msg->GetDescriptor();
+    ReportUnknownFields(obj, path, d);
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* field = d->field(i);
+      auto it = obj.find(field->json_name());
+      if (it == obj.end() || it->is_null()) continue;  // null means absent.
+      std::string field_path = PathOf(path, field->json_name());
+      if (!field->is_repeated()) {
+        ReadValue(*it, field_path, field, msg);
+        continue;
+      }
+      if (!it->is_array()) {
+        errors_->Add(field_path, absl::StrCat("expected an array, got ", TypeName(*it)));
+        continue;
+      }
+      // A list over its limit is not read: the count is the error, and a hostile array costs no
+      // more.
+      const FieldRule& rule = RuleOf(field);
+      size_t max = rule.max_elements != 0 ? rule.max_elements : kMaxJsonArrayElements;
+      if (it->size() > max) {
+        errors_->Add(field_path, rule.too_many != nullptr ? rule.too_many(it->size())
+                                                          : ElementsError(max, it->size()));
+        continue;
+      }
+      for (size_t e = 0; e < it->size(); ++e) {
+        ReadValue((*it)[e], absl::StrCat(field_path, "[", e, "]"), field, msg);
+      }
     }
   }
 
  private:
-  void ReportUnknownFields() {
-    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
-      const std::string& key = it.key();
-      if (std::any_of(known_.begin(), known_.end(), [&](const char* k) { return key == k; })) {
-        continue;
+  // Sets a singular field or adds an element to a repeated one.
+  void ReadValue(const Json& v, const std::string& path, const FieldDescriptor* field,
+                 Message* msg) {
+    const Reflection* r = msg->GetReflection();
+    bool add = field->is_repeated();
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        if (!v.is_string()) return Error(path, "expected a string, got ", v);
+        add ? r->AddString(msg, field, v.get<std::string>())
+            : r->SetString(msg, field, v.get<std::string>());
+        return;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        if (!v.is_boolean()) return Error(path, "expected true or false, got ", v);
+        add ? r->AddBool(msg, field, v.get<bool>()) : r->SetBool(msg, field, v.get<bool>());
+        return;
+      case FieldDescriptor::CPPTYPE_UINT32:
+      case FieldDescriptor::CPPTYPE_UINT64:
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_INT64:
+        return ReadInteger(v, path, field, msg);
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        if (!v.is_number()) return Error(path, "expected a number, got ", v);
+        double d = v.get<double>();
+        if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+          add ? r->AddDouble(msg, field, d) : r->SetDouble(msg, field, d);
+        } else {
+          add ? r->AddFloat(msg, field, static_cast<float>(d))
+              : r->SetFloat(msg, field, static_cast<float>(d));
+        }
+        return;
       }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const google::protobuf::EnumValueDescriptor* value =
+            v.is_string() ? field->enum_type()->FindValueByName(v.get<std::string>()) : nullptr;
+        if (!v.is_string()) return Error(path, "expected a string, got ", v);
+        if (value == nullptr) {
+          errors_->Add(path, absl::StrCat(QuoteForError(v.get<std::string>()), " is not one of ",
+                                          EnumNames(field->enum_type())));
+          return;
+        }
+        add ? r->AddEnum(msg, field, value) : r->SetEnum(msg, field, value);
+        return;
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        if (!v.is_object()) return Error(path, "expected an object, got ", v);
+        ReadObject(v, path, add ? r->AddMessage(msg, field) : r->MutableMessage(msg, field));
+        return;
+    }
+  }
+
+  // Reads any whole number that fits the field's type. The range of the field's rule only words
+  // the error: the range itself is validation's to check (ValidateAppConfig), for JSON and gRPC
+  // alike.
+  void ReadInteger(const Json& v, const std::string& path, const FieldDescriptor* field,
+                   Message* msg) {
+    if (!v.is_number()) return Error(path, "expected a number, got ", v);
+    TypeBounds bounds = BoundsOf(field);
+    bool fits = false;
+    uint64_t u = 0;
+    int64_t i = 0;
+    if (v.is_number_unsigned()) {
+      u = v.get<uint64_t>();
+      i = static_cast<int64_t>(u);
+      fits = u <= bounds.max;
+    } else if (v.is_number_integer()) {
+      i = v.get<int64_t>();
+      // "-0" parses as a signed integer zero: accept it like 0.
+      fits = i == 0 || (bounds.is_signed && i >= bounds.min);
+      u = static_cast<uint64_t>(i);
+    }
+    if (!fits) {
+      const NumericRange* range = RuleOf(field).range;
+      double lo = range != nullptr ? range->lo : bounds.lo;
+      double hi = range != nullptr ? range->hi : bounds.hi;
+      std::string reason =
+          range != nullptr
+              ? RangeError(*range)
+              : absl::StrCat("must be ", static_cast<int64_t>(bounds.min), "..", bounds.max);
+      // 9050.5 or 1e3 inside the range would read as a bare "must be 1..65535": say why.
+      if (v.is_number_float() && v.get<double>() >= lo && v.get<double>() <= hi) {
+        absl::StrAppend(&reason, " (a whole number, without a fraction or exponent)");
+      }
+      errors_->Add(path, std::move(reason));
+      return;
+    }
+    const Reflection* r = msg->GetReflection();
+    bool add = field->is_repeated();
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_UINT32:
+        add ? r->AddUInt32(msg, field, static_cast<uint32_t>(u))
+            : r->SetUInt32(msg, field, static_cast<uint32_t>(u));
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        add ? r->AddUInt64(msg, field, u) : r->SetUInt64(msg, field, u);
+        break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        add ? r->AddInt32(msg, field, static_cast<int32_t>(i))
+            : r->SetInt32(msg, field, static_cast<int32_t>(i));
+        break;
+      default:
+        add ? r->AddInt64(msg, field, i) : r->SetInt64(msg, field, i);
+        break;
+    }
+  }
+
+  static std::string EnumNames(const google::protobuf::EnumDescriptor* e) {
+    std::vector<std::string> names;
+    for (int i = 0; i < e->value_count(); ++i) names.push_back(QuoteForError(e->value(i)->name()));
+    return absl::StrJoin(names, ", ");
+  }
+
+  void ReportUnknownFields(const Json& obj, const std::string& path, const Descriptor* d) {
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      const std::string& key = it.key();
+      bool known = false;
+      for (int i = 0; i < d->field_count() && !known; ++i) known = d->field(i)->json_name() == key;
+      if (known) continue;
       std::string msg = absl::StrCat("unknown field ", QuoteForError(key));
-      const char* best = nullptr;
+      const std::string* best = nullptr;
       size_t best_distance = 3;  // Suggest only close spellings.
-      for (const char* k : known_) {
-        std::string_view candidate(k);
+      for (int i = 0; i < d->field_count(); ++i) {
+        const std::string& candidate = d->field(i)->json_name();
         // The distance is at least the difference in length: skip the quadratic work.
         size_t gap = key.size() > candidate.size() ? key.size() - candidate.size()
                                                    : candidate.size() - key.size();
         if (gap >= best_distance) continue;
-        size_t d = EditDistance(key, candidate);
-        if (d < best_distance) best_distance = d, best = k;
+        size_t distance = EditDistance(key, candidate);
+        if (distance < best_distance) best_distance = distance, best = &candidate;
       }
-      if (best != nullptr) absl::StrAppend(&msg, " (did you mean \"", best, "\"?)");
-      errors_->Add(absl::StrCat(PathOf(KeyForError(key)), ": ", msg));
+      if (best != nullptr) absl::StrAppend(&msg, " (did you mean \"", *best, "\"?)");
+      errors_->Add(PathOf(path, KeyForError(key)), std::move(msg));
     }
   }
 
-  const Json* Take(const char* key) {
-    auto it = obj_.find(key);
-    if (it == obj_.end() || it->is_null()) return nullptr;
-    return &*it;
+  static std::string PathOf(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : absl::StrCat(path, ".", AsAbsl(key));
   }
 
-  std::string PathOf(std::string_view key) const {
-    return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", AsAbsl(key));
+  void Error(const std::string& path, std::string_view expected, const Json& v) {
+    errors_->Add(path, absl::StrCat(AsAbsl(expected), TypeName(v)));
   }
 
-  void Error(const char* key, std::string_view reason) {
-    errors_->Add(absl::StrCat(PathOf(key), ": ", AsAbsl(reason)));
-  }
-
-  const Json& obj_;
-  std::string path_;
-  std::vector<const char*> known_;
   ErrorList* errors_;
 };
 
-void ReadEndpoint(const Json& j, const std::string& path, v1::Endpoint* ep, ErrorList* errors) {
-  if (!j.is_object()) {
-    errors->Add(absl::StrCat(path, ": expected an object, got ", TypeName(j)));
-    return;
+// Writes the fields of a message that are set, and the always-written ones, in the proto's order.
+nlohmann::ordered_json MessageToJsonValue(const Message& msg) {
+  const Descriptor* d = msg.GetDescriptor();
+  const Reflection* r = msg.GetReflection();
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* field = d->field(i);
+    bool always = RuleOf(field).always_written;
+    auto value = [&](int index) -> nlohmann::ordered_json {
+      bool rep = field->is_repeated();
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_STRING:
+          return rep ? r->GetRepeatedString(msg, field, index) : r->GetString(msg, field);
+        case FieldDescriptor::CPPTYPE_BOOL:
+          return rep ? r->GetRepeatedBool(msg, field, index) : r->GetBool(msg, field);
+        case FieldDescriptor::CPPTYPE_UINT32:
+          return rep ? r->GetRepeatedUInt32(msg, field, index) : r->GetUInt32(msg, field);
+        case FieldDescriptor::CPPTYPE_UINT64:
+          return rep ? r->GetRepeatedUInt64(msg, field, index) : r->GetUInt64(msg, field);
+        case FieldDescriptor::CPPTYPE_INT32:
+          return rep ? r->GetRepeatedInt32(msg, field, index) : r->GetInt32(msg, field);
+        case FieldDescriptor::CPPTYPE_INT64:
+          return rep ? r->GetRepeatedInt64(msg, field, index) : r->GetInt64(msg, field);
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          return rep ? r->GetRepeatedDouble(msg, field, index) : r->GetDouble(msg, field);
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          return rep ? r->GetRepeatedFloat(msg, field, index) : r->GetFloat(msg, field);
+        case FieldDescriptor::CPPTYPE_ENUM:
+          return (rep ? r->GetRepeatedEnum(msg, field, index) : r->GetEnum(msg, field))->name();
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          return MessageToJsonValue(rep ? r->GetRepeatedMessage(msg, field, index)
+                                        : r->GetMessage(msg, field));
+      }
+      return nullptr;
+    };
+    if (field->is_repeated()) {
+      int n = r->FieldSize(msg, field);
+      if (n == 0 && !always) continue;
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (int e = 0; e < n; ++e) list.push_back(value(e));
+      out[field->json_name()] = std::move(list);
+    } else if (always || r->HasField(msg, field)) {
+      out[field->json_name()] = value(0);
+    }
   }
-  ObjectReader r(j, path, {"host", "path", "port", "scheme", "weight"}, errors);
-  r.String("host", ep->mutable_host());
-  r.String("path", ep->mutable_path());
-  uint32_t port = 0, weight = 0;
-  r.Uint32("port", kPortRange, &port);
-  ep->set_port(port);
-  r.String("scheme", ep->mutable_scheme());
-  r.Uint32("weight", kWeightRange, &weight);
-  ep->set_weight(weight);
+  return out;
 }
 
-// Where reading stopped, as "SOURCE: WHAT at line L, column C (in PATH): REASON".
+// Where reading stopped: "WHAT at line L, column C (in PATH): REASON", of the whole document.
 absl::Status StoppedAt(std::string_view source, std::string_view what, std::string_view text,
                        size_t offset, const std::string& path, std::string_view reason) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(AsAbsl(source), ": ", AsAbsl(what), " at ", LineColumn(text, offset),
-                   path.empty() ? "" : absl::StrCat(" (in ", path, ")"), ": ", AsAbsl(reason)));
+  return ValidationFailed({MakeValidationError(
+      source, "",
+      absl::StrCat(AsAbsl(what), " at ", LineColumn(text, offset),
+                   path.empty() ? "" : absl::StrCat(" (in ", path, ")"), ": ", AsAbsl(reason)))});
+}
+
+absl::Status DocumentError(std::string_view source, std::string_view reason) {
+  return ValidationFailed({MakeValidationError(source, "", reason)});
 }
 
 }  // namespace
 
 absl::StatusOr<v1::AppConfig> ParseAppConfigJson(std::string_view text, std::string_view source) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(source), ": invalid JSON: the file is empty"));
+    return DocumentError(source, "invalid JSON: the file is empty");
   }
   Json root;
   RecordingDomParser dom(root);
@@ -483,78 +680,25 @@ absl::StatusOr<v1::AppConfig> ParseAppConfigJson(std::string_view text, std::str
   }
   if (!dom.duplicates().empty()) return dom.duplicates().ToStatus(source);
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        AsAbsl(source), ": expected a JSON object at the top level, got ", TypeName(root)));
+    return DocumentError(
+        source, absl::StrCat("expected a JSON object at the top level, got ", TypeName(root)));
   }
 
   ErrorList errors;
   v1::AppConfig app;
-  ObjectReader r(
-      root, "",
-      {"name", "description", "authorize", "authKey", "authHeader", "rateLimit", "limitValue",
-       "limitPeriodSeconds", "endpoints", "balancing", "connectTimeoutMs", "requestTimeoutMs"},
-      &errors);
-  r.String("name", app.mutable_name());
-  r.String("description", app.mutable_description());
-  bool flag = false;
-  r.Bool("authorize", &flag);
-  app.set_authorize(flag);
-  r.String("authKey", app.mutable_auth_key());
-  r.String("authHeader", app.mutable_auth_header());
-  flag = false;
-  r.Bool("rateLimit", &flag);
-  app.set_rate_limit(flag);
-  uint32_t n = 0;
-  r.Uint32("limitValue", kLimitValueRange, &n);
-  app.set_limit_value(n);
-  n = 0;
-  r.Uint32("limitPeriodSeconds", kLimitPeriodSecondsRange, &n);
-  app.set_limit_period_seconds(n);
-  r.Array("endpoints", kMaxEndpointsPerApp, TooManyEndpointsError,
-          [&](const Json& e, const std::string& path) {
-            ReadEndpoint(e, path, app.add_endpoints(), &errors);
-          });
-  r.String("balancing", app.mutable_balancing());
-  n = 0;
-  r.Uint32("connectTimeoutMs", kTimeoutMsRange, &n);
-  app.set_connect_timeout_ms(n);
-  n = 0;
-  r.Uint32("requestTimeoutMs", kTimeoutMsRange, &n);
-  app.set_request_timeout_ms(n);
-
+  MessageReader(&errors).ReadObject(root, "", &app);
   if (dom.stop() == RecordingDomParser::Stop::kNumberOverflow && errors.empty()) {
     // Cannot happen (no field accepts the stand-in), but a partial document must never pass.
-    errors.Add("a number too large to read");
+    errors.Add("", "a number too large to read");
   }
   if (!errors.empty()) return errors.ToStatus(source);
   return app;
 }
 
 std::string AppConfigToJson(const v1::AppConfig& app) {
-  nlohmann::ordered_json j;
-  j["name"] = app.name();
-  j["description"] = app.description();
-  j["authorize"] = app.authorize();
-  j["authKey"] = app.auth_key();
-  j["authHeader"] = app.auth_header();
-  j["rateLimit"] = app.rate_limit();
-  j["limitValue"] = app.limit_value();
-  if (app.limit_period_seconds() != 0) j["limitPeriodSeconds"] = app.limit_period_seconds();
-  nlohmann::ordered_json endpoints = nlohmann::ordered_json::array();
-  for (const v1::Endpoint& ep : app.endpoints()) {
-    nlohmann::ordered_json e;
-    e["host"] = ep.host();
-    e["path"] = ep.path();
-    e["port"] = ep.port();
-    if (!ep.scheme().empty()) e["scheme"] = ep.scheme();
-    if (ep.weight() != 0) e["weight"] = ep.weight();
-    endpoints.push_back(std::move(e));
-  }
-  j["endpoints"] = std::move(endpoints);
-  if (!app.balancing().empty()) j["balancing"] = app.balancing();
-  if (app.connect_timeout_ms() != 0) j["connectTimeoutMs"] = app.connect_timeout_ms();
-  if (app.request_timeout_ms() != 0) j["requestTimeoutMs"] = app.request_timeout_ms();
-  return j.dump(4, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+  return MessageToJsonValue(app).dump(4, ' ', false,
+                                      nlohmann::ordered_json::error_handler_t::replace) +
+         "\n";
 }
 
 }  // namespace valet

@@ -9,6 +9,7 @@
 #include "common/error_text.h"
 #include "common/message_limits.h"
 #include "common/string_view.h"
+#include "common/validation_errors.h"
 
 namespace valet {
 namespace {
@@ -71,10 +72,11 @@ bool IsValidAppName(std::string_view name) {
   return letter_or_digit;
 }
 
-std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string_view source) {
-  std::vector<std::string> errors;
+std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
+                                                   std::string_view source) {
+  std::vector<v1::ValidationError> errors;
   auto error = [&](std::string_view path, std::string_view reason) {
-    errors.push_back(absl::StrCat(AsAbsl(source), ": ", AsAbsl(path), ": ", AsAbsl(reason)));
+    errors.push_back(MakeValidationError(source, path, reason));
   };
 
   if (app.name().empty()) {
@@ -153,21 +155,21 @@ std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string
 }
 
 absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps) {
-  std::vector<std::string> errors;
+  std::vector<v1::ValidationError> errors;
   std::map<std::string, const SourcedApp*> by_name;
   for (const SourcedApp& s : apps) {
-    std::vector<std::string> e = ValidateAppConfig(s.app, s.source);
+    std::vector<v1::ValidationError> e = ValidateAppConfig(s.app, s.source);
     errors.insert(errors.end(), e.begin(), e.end());
     if (s.app.name().empty()) continue;
     auto [it, inserted] = by_name.emplace(s.app.name(), &s);
     if (!inserted) {
-      errors.push_back(absl::StrCat(s.source, ": name: duplicate app name ",
-                                    QuoteForError(s.app.name()), " (also in ", it->second->source,
-                                    ")"));
+      errors.push_back(
+          MakeValidationError(s.source, "name",
+                              absl::StrCat("duplicate app name ", QuoteForError(s.app.name()),
+                                           " (also in ", it->second->source, ")")));
     }
   }
-  if (errors.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  return ValidationFailed(errors);
 }
 
 }  // namespace valet

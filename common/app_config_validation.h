@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "common/app_config_defaults.h"
 #include "valet/v1/config.pb.h"
+#include "valet/v1/errors.pb.h"
 
 namespace valet {
 
@@ -37,8 +38,9 @@ std::string RangeError(const NumericRange& range);
 // before reading it, validation refuses such a request.
 std::string TooManyEndpointsError(size_t count);
 
-// Returns every problem of one app, each "SOURCE: JSON.PATH: reason". Empty when valid.
-std::vector<std::string> ValidateAppConfig(const v1::AppConfig& app, std::string_view source);
+// Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
+std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
+                                                   std::string_view source);
 
 // An app with the place it came from (a file path, "request", ...), for error messages.
 struct SourcedApp {
@@ -47,7 +49,8 @@ struct SourcedApp {
 };
 
 // Validates a whole set: each app, plus duplicate names across the set.
-// InvalidArgument with one error per line, or OK.
+// InvalidArgument carrying the list (common/validation_errors.h), one error per line of its
+// message, or OK.
 absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps);
 
 // True if `name` can be an app name: the first path segment of a request, and a conf file

@@ -17,6 +17,7 @@
 #include "common/app_config_json.h"
 #include "common/status_macros.h"
 #include "common/string_view.h"
+#include "common/validation_errors.h"
 
 namespace valet {
 namespace {
@@ -38,23 +39,28 @@ absl::Status FsyncPath(const std::string& path, int flags) {
 
 absl::StatusOr<std::vector<SourcedApp>> ParseFiles(const std::vector<std::string>& files) {
   std::vector<SourcedApp> apps;
-  std::vector<std::string> errors;
+  std::vector<v1::ValidationError> errors;
+  auto add = [&](const absl::Status& status) {
+    for (v1::ValidationError& e : ValidationErrorsOf(status)) errors.push_back(std::move(e));
+  };
   for (const std::string& file : files) {
     absl::StatusOr<std::string> text = ReadFile(file);
     if (!text.ok()) {
-      errors.emplace_back(text.status().message());
+      // ReadFile's message starts with the file: keep the reason only.
+      std::string_view reason = AsStd(text.status().message());
+      if (reason.substr(0, file.size() + 2) == file + ": ") reason.remove_prefix(file.size() + 2);
+      errors.push_back(MakeValidationError(file, "", reason));
       continue;
     }
     absl::StatusOr<v1::AppConfig> app = ParseAppConfigJson(*text, file);
     if (!app.ok()) {
-      errors.emplace_back(app.status().message());
+      add(app.status());
       continue;
     }
     apps.push_back({std::move(*app), file});
   }
-  absl::Status valid = ValidateAppSet(apps);
-  if (!valid.ok()) errors.emplace_back(valid.message());
-  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  add(ValidateAppSet(apps));
+  if (!errors.empty()) return ValidationFailed(errors);
   return apps;
 }
 

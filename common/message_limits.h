@@ -19,6 +19,10 @@ inline constexpr size_t kMaxGrpcMessageBytes = 40u << 20;  // Snapshot plus enve
 // while parsing, before it can cost stack or memory.
 inline constexpr size_t kMaxJsonDepth = 32;
 
+// A JSON list of a config field holds at most this many elements unless the field's own limit
+// (common/app_config_json.cc) says otherwise; a longer one is refused before it is read.
+inline constexpr size_t kMaxJsonArrayElements = 1024;
+
 // Field sizes, checked by validation (common/app_config_validation.cc).
 inline constexpr size_t kMaxDescriptionBytes = 4096;
 inline constexpr size_t kMaxAuthKeyBytes = 1024;

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/validation_errors.h"
 
 namespace valet {
 namespace {
@@ -73,11 +73,7 @@ absl::StatusOr<v1::ReloadResponse> ControlApi::Reload() {
 v1::ValidateResponse ControlApi::Validate(const v1::ValidateRequest& request) const {
   v1::ValidateResponse response;
   absl::Status status = store_->Validate(Sourced(request.apps(), "apps"));
-  if (!status.ok()) {
-    for (absl::string_view line : absl::StrSplit(status.message(), '\n', absl::SkipEmpty())) {
-      response.add_errors(std::string(line));
-    }
-  }
+  for (v1::ValidationError& e : ValidationErrorsOf(status)) *response.add_errors() = std::move(e);
   return response;
 }
 

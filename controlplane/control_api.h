@@ -1,7 +1,8 @@
 // The logic of the control API, once, for both front ends: the gRPC ControlService and the REST
 // admin map their requests onto these calls and their absl::Status onto their own error forms.
 //
-// Errors: INVALID_ARGUMENT (one "SOURCE: json.path: reason" per line) for a refused change,
+// Errors: INVALID_ARGUMENT carrying the list of validation errors (common/validation_errors.h;
+// the message has one "SOURCE: json.path: reason" per line) for a refused change,
 // FAILED_PRECONDITION for a stale expected_version, NOT_FOUND for an unknown app.
 // Threading: thread-safe; calls block only on the AppStore's disk writes.
 // Lifetime: `store` and `registry` outlive this object.

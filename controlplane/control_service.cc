@@ -6,6 +6,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/validation_errors.h"
 
 namespace valet {
 namespace {
@@ -42,7 +43,8 @@ grpc::Status ControlService::Authorize(const grpc::CallbackServerContext* contex
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      GrpcStatusDetails(status));
 }
 
 class ControlService::WatchReactor final : public grpc::ServerWriteReactor<v1::VersionEvent> {

@@ -24,7 +24,8 @@
 
 namespace valet {
 
-// absl::Status -> grpc::Status, same code and message.
+// absl::Status -> grpc::Status, same code and message; a validation error list rides along as the
+// status details (common/validation_errors.h).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class ControlService final : public v1::ControlService::CallbackService {

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <functional>
 #include <initializer_list>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <utility>
@@ -15,10 +14,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/app_config_json.h"
+#include "common/control_answer_json.h"
+#include "common/error_body.h"
+#include "common/error_text.h"
 #include "common/listen_address.h"
 #include "common/logging.h"
 #include "common/message_limits.h"
 #include "common/string_view.h"
+#include "common/validation_errors.h"
 #include "controlplane/rest_auth.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -37,31 +40,37 @@ static_assert(kMaxBodyBytes >=
 static_assert(kMaxBodyBytes <= kMaxGrpcMessageBytes);
 
 AdminResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
-  nlohmann::ordered_json j = {
-      {"error", {{"status", status}, {"code", code}, {"message", message}}}};
-  return {status, j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"};
+  return {status, RenderErrorBody({status, std::string(code), std::string(message)})};
 }
 
+// The status's code in snake_case; a refused config lists its errors as details.
 AdminResponse ErrorResponse(const absl::Status& status) {
-  return ErrorResponse(HttpStatusForCode(status.code()),
-                       std::string(absl::StatusCodeToString(status.code())),
-                       std::string(status.message()));
+  ErrorBody body{HttpStatusForCode(status.code()), ErrorCodeName(status.code()),
+                 std::string(status.message())};
+  if (HasValidationErrors(status)) body.details = ValidationErrorsOf(status);
+  return {body.status, RenderErrorBody(body)};
 }
 
 AdminResponse JsonResponse(const google::protobuf::Message& message, bool print_zero_fields) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = print_zero_fields;
-  options.add_whitespace = true;
-  std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
-  if (!status.ok()) return ErrorResponse(500, "INTERNAL", std::string(status.message()));
-  return {200, std::move(out)};
+  absl::StatusOr<std::string> json =
+      ControlAnswerToJson(message, {/*pretty=*/true, print_zero_fields});
+  if (!json.ok()) return ErrorResponse(json.status());
+  return {200, std::move(*json)};
 }
 
 template <typename T>
 AdminResponse FromResult(const absl::StatusOr<T>& result, bool print_zero_fields) {
   if (!result.ok()) return ErrorResponse(result.status());
   return JsonResponse(*result, print_zero_fields);
+}
+
+// GET /v1/apps/{name}: the app in its conf-file form, which PUT (and `valetctl apply`) take back
+// unchanged; the version it belongs to in the ETag.
+AdminResponse AppResponse(const absl::StatusOr<v1::GetAppResponse>& result) {
+  if (!result.ok()) return ErrorResponse(result.status());
+  AdminResponse response{200, AppConfigToJson(result->app())};
+  response.etag = absl::StrCat("\"", result->version(), "\"");
+  return response;
 }
 
 struct Query {
@@ -139,7 +148,7 @@ absl::StatusOr<Query> ParseQuery(std::string_view query,
 AdminResponse MethodNotAllowed(const std::string& method, std::string_view path,
                                std::string_view allow) {
   AdminResponse response = ErrorResponse(
-      405, "METHOD_NOT_ALLOWED",
+      405, "method_not_allowed",
       absl::StrCat(method, " is not allowed on ", AsAbsl(path), " (allowed: ", AsAbsl(allow), ")"));
   response.allow = std::string(allow);
   return response;
@@ -152,8 +161,10 @@ AdminResponse PutApp(ControlApi* api, const std::string& name, const std::string
   if (app->name().empty()) {
     app->set_name(name);
   } else if (app->name() != name) {
-    return ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
-        "request: name: \"", app->name(), "\" does not match the path's \"", name, "\"")));
+    return ErrorResponse(ValidationFailed(
+        {MakeValidationError("request", "name",
+                             absl::StrCat(QuoteForError(app->name()), " does not match the path's ",
+                                          QuoteForError(name)))}));
   }
   v1::ApplyAppsRequest request;
   *request.add_apps() = std::move(*app);
@@ -200,7 +211,7 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
       return read_only([&] {
         v1::GetAppRequest r;
         r.set_name(name);
-        return FromResult(api->GetApp(r), false);
+        return AppResponse(api->GetApp(r));
       });
     }
     if (m != "PUT" && m != "DELETE") {
@@ -244,7 +255,7 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
     return [api, wait_id] { api->registry()->CancelWait(wait_id); };
   }
   return Answer(done,
-                ErrorResponse(404, "NOT_FOUND", absl::StrCat("no such resource: ", Quote(path))));
+                ErrorResponse(404, "not_found", absl::StrCat("no such resource: ", Quote(path))));
 }
 
 int HttpStatusForCode(absl::StatusCode code) {

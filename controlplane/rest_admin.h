@@ -2,7 +2,8 @@
 // control API (both go through ControlApi).
 //
 //   GET    /v1/apps                 ListAppsResponse
-//   GET    /v1/apps/{name}          GetAppResponse                       404 if unknown
+//   GET    /v1/apps/{name}          the app in conf-file form (what PUT takes back unchanged),
+//                                   its version in the ETag ("7"). 404 if unknown
 //   PUT    /v1/apps/{name}          body: the app in conf-file JSON form ("name" may be left out;
 //                                   if given it must match the path). ApplyAppsResponse.
 //   DELETE /v1/apps/{name}          DeleteAppResponse
@@ -11,13 +12,15 @@
 //   GET    /v1/version              GetVersionResponse
 //   GET    /v1/wait?version=V&timeout_ms=T   WaitForVersionResponse
 // PUT and DELETE take ?dry_run=true and ?expected_version=N. A query parameter the route does not
-// take, a bad value and a parameter given twice are refused (400), never guessed at. Bodies are
-// protobuf's JSON mapping (camelCase names, uint64 as strings; zero fields of apps are left out
-// as in the conf files); a PUT body is at most 8 MiB (413).
-// Errors: {"error":{"status":N,"code":"INVALID_ARGUMENT","message":"..."}} with HTTP 400 for
-// INVALID_ARGUMENT, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 413 OUT_OF_RANGE (a change that
-// would make too large a snapshot), 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 405 for a wrong
-// method (with Allow), else 500. Malformed HTTP gets the admin
+// take, a bad value and a parameter given twice are refused (400), never guessed at. Answers are
+// protobuf's JSON mapping (camelCase names, uint64 as strings) with every app in the one app
+// config mapping (common/control_answer_json.h); a PUT body is at most 8 MiB (413).
+// Errors have the one shape of common/error_body.h:
+//   {"error":{"status":N,"code":"invalid_argument","message":"...","details":[...]}}
+// with HTTP 400 for invalid_argument (a refused config lists every {file, path, reason} in
+// "details"), 404 not_found, 409 failed_precondition, 413 out_of_range (a change that would make
+// too large a snapshot), 429 resource_exhausted, 503 unavailable, 405 method_not_allowed (with
+// Allow), else 500. Malformed HTTP gets the admin
 // server's 400, 414 or 431 (common/admin_http_server.h).
 //
 // Threading: one I/O thread of its own; handlers run on it (a change waits for the conf-dir write).

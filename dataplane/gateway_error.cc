@@ -1,8 +1,8 @@
 #include "dataplane/gateway_error.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/error_body.h"
 #include "common/string_view.h"
-#include "nlohmann/json.hpp"
 
 namespace valet {
 namespace http = boost::beast::http;
@@ -46,16 +46,11 @@ GatewayError NotReady() { return {503, "not_ready", "this gateway has no configu
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,
                                                     bool keep_alive) {
-  nlohmann::ordered_json body;
-  body["error"]["status"] = error.status;
-  body["error"]["code"] = error.code;
-  body["error"]["message"] = error.message;
-  if (!app.empty()) body["error"]["app"] = app;
   http::response<http::string_body> res{static_cast<http::status>(error.status), 11};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
-  res.body() = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  res.body().push_back('\n');
+  res.body() =
+      RenderErrorBody({error.status, std::string(error.code), error.message, std::string(app)});
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;

@@ -1,4 +1,4 @@
-// Answers the gateway makes itself: JSON bodies of the form
+// Answers the gateway makes itself: JSON bodies in the one error shape (common/error_body.h)
 //   {"error": {"status": 502, "code": "upstream_unreachable", "message": "...", "app": "shop"}}
 #ifndef VALET_DATAPLANE_GATEWAY_ERROR_H_
 #define VALET_DATAPLANE_GATEWAY_ERROR_H_

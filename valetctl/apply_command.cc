@@ -9,9 +9,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/app_config_validation.h"
 #include "common/conf_dir.h"
+#include "common/string_view.h"
+#include "common/validation_errors.h"
 #include "valetctl/ack_wait.h"
 #include "valetctl/command_env.h"
 #include "valetctl/commands.h"
@@ -22,43 +23,38 @@ namespace {
 // Loads every -f path; on failure prints one "error: ..." line per problem.
 bool LoadApps(const std::vector<std::string>& paths, std::ostream& err,
               std::vector<SourcedApp>& apps) {
-  std::vector<std::string> errors;
+  std::vector<v1::ValidationError> errors;
+  auto add = [&](const absl::Status& status) {
+    for (v1::ValidationError& e : ValidationErrorsOf(status)) errors.push_back(std::move(e));
+  };
   for (const std::string& path : paths) {
     absl::StatusOr<std::vector<SourcedApp>> loaded = LoadAppsFromPath(path);
     if (!loaded.ok()) {
-      for (absl::string_view line : absl::StrSplit(loaded.status().message(), '\n')) {
-        if (!line.empty()) errors.emplace_back(line);
-      }
+      add(loaded.status());
       continue;
     }
     for (SourcedApp& app : *loaded) apps.push_back(std::move(app));
   }
-  if (errors.empty() && paths.size() > 1) {
-    // Each path was validated alone; a name may still appear in two of them.
-    absl::Status whole = ValidateAppSet(apps);
-    if (!whole.ok()) {
-      for (absl::string_view line : absl::StrSplit(whole.message(), '\n')) {
-        if (!line.empty()) errors.emplace_back(line);
-      }
-    }
-  }
+  // Each path was validated alone; a name may still appear in two of them.
+  if (errors.empty() && paths.size() > 1) add(ValidateAppSet(apps));
   if (errors.empty() && apps.empty()) {
-    errors.push_back(absl::StrCat(absl::StrJoin(paths, ", "), ": no app config (*.json) found"));
+    errors.push_back(
+        MakeValidationError(absl::StrJoin(paths, ", "), "", "no app config (*.json) found"));
   }
-  for (const std::string& e : errors) err << "error: " << e << "\n";
+  for (const v1::ValidationError& e : errors) err << "error: " << FormatValidationError(e) << "\n";
   return errors.empty();
 }
 
 // The server names an app of the request "apps[I]"; say which file it came from instead.
-std::string NameSources(const std::vector<SourcedApp>& apps, const std::string& line) {
-  if (line.rfind("apps[", 0) != 0) return line;
-  size_t close = line.find(']');
+void NameSource(const std::vector<SourcedApp>& apps, v1::ValidationError* error) {
+  std::string_view file = error->file();
   int index = 0;
-  if (close == std::string::npos || !absl::SimpleAtoi(line.substr(5, close - 5), &index) ||
-      index < 0 || static_cast<size_t>(index) >= apps.size()) {
-    return line;
+  if (file.size() < 7 || file.substr(0, 5) != "apps[" || file.back() != ']' ||
+      !absl::SimpleAtoi(AsAbsl(file.substr(5, file.size() - 6)), &index) || index < 0 ||
+      static_cast<size_t>(index) >= apps.size()) {
+    return;
   }
-  return absl::StrCat(apps[index].source, line.substr(close + 1));
+  error->set_file(apps[index].source);
 }
 
 int Apply(const Invocation& inv, CommandEnv& env) {
@@ -97,7 +93,7 @@ int Apply(const Invocation& inv, CommandEnv& env) {
   if (!status.ok()) {
     return conn.ReportError(
         status, dry_run ? "apply --dry-run" : "apply", env.err(),
-        [&](const std::string& line) { return NameSources(apps, line); },
+        [&](v1::ValidationError* error) { NameSource(apps, error); },
         /*mutation=*/!dry_run);
   }
 

@@ -23,7 +23,8 @@ int GetApp(const Invocation& inv, CommandEnv& env) {
   v1::GetAppResponse response;
   grpc::Status status = conn.stub().GetApp(conn.NewContext().get(), request, &response);
   if (!status.ok()) return conn.ReportError(status, "apps get " + inv.args[0], env.err());
-  env.Print(response, RenderAppDetails(response.app()));
+  // -o json prints the app in its conf-file form: `apply -f` takes it back unchanged.
+  env.Print(response.app(), RenderAppDetails(response.app()));
   return kExitOk;
 }
 
@@ -42,7 +43,8 @@ std::vector<CommandSpec> AppsCommands() {
   get.args_usage = "NAME";
   get.summary = "Show one app's settings (defaults filled in, the auth key hidden).";
   get.details =
-      "With -o json the answer is the app as the control API carries it, auth key included.";
+      "With -o json the answer is the app in its conf-file form, auth key included: what\n"
+      "`valetctl apply -f` takes back unchanged.";
   get.min_args = get.max_args = 1;
   get.handler = GetApp;
   return {std::move(list), std::move(get)};

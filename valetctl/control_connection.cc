@@ -16,6 +16,7 @@
 #include "common/string_view.h"
 #include "common/tls_files.h"
 #include "common/tokens_file.h"
+#include "common/validation_errors.h"
 #include "valetctl/cli.h"
 
 namespace valet::ctl {
@@ -94,8 +95,20 @@ std::string AuthHint(const grpc::Status& status) {
          "(docs/security.md)\n";
 }
 
+std::vector<v1::ValidationError> StatusValidationErrors(const grpc::Status& status) {
+  absl::Status s = StatusFromGrpc(static_cast<int>(status.error_code()), status.error_message(),
+                                  status.error_details());
+  if (!HasValidationErrors(s)) return {};
+  return ValidationErrorsOf(s);
+}
+
 std::vector<std::string> StatusErrorLines(const grpc::Status& status) {
   std::vector<std::string> lines;
+  for (const v1::ValidationError& e : StatusValidationErrors(status)) {
+    lines.push_back(FormatValidationError(e));
+  }
+  if (!lines.empty()) return lines;
+  // No list: a message for people, shown line by line.
   for (absl::string_view line : absl::StrSplit(status.error_message(), '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (!line.empty()) lines.emplace_back(line);
@@ -192,7 +205,7 @@ bool ControlConnection::ConnectForChange(std::chrono::system_clock::time_point d
 
 int ControlConnection::ReportError(const grpc::Status& status, std::string_view what,
                                    std::ostream& err,
-                                   const std::function<std::string(const std::string&)>& rewrite,
+                                   const std::function<void(v1::ValidationError*)>& rewrite,
                                    bool mutation) {
   if (mutation) {
     int code = ExitCodeForChange(status);
@@ -227,10 +240,13 @@ int ControlConnection::ReportError(const grpc::Status& status, std::string_view 
         << " (raise --timeout)\n";
     return code;
   }
-  std::vector<std::string> lines = StatusErrorLines(status);
-  if (rewrite) {
-    for (std::string& line : lines) line = rewrite(line);
+  std::vector<std::string> lines;
+  std::vector<v1::ValidationError> errors = StatusValidationErrors(status);
+  for (v1::ValidationError& e : errors) {
+    if (rewrite) rewrite(&e);
+    lines.push_back(FormatValidationError(e));
   }
+  if (lines.empty()) lines = StatusErrorLines(status);
   if (lines.size() == 1) {
     err << "error: " << what << ": " << lines.front() << "\n";
   } else {

@@ -22,8 +22,13 @@
 
 namespace valet::ctl {
 
-// The error lines valetctl prints for a failed call, each without the "error: " prefix.
-// A refused change carries one error per line in its message; each becomes a line.
+// The validation errors a refused change carries in its status details (common/
+// validation_errors.h); empty when it carries none.
+std::vector<v1::ValidationError> StatusValidationErrors(const grpc::Status& status);
+
+// The error lines valetctl prints for a failed call, each without the "error: " prefix: one per
+// validation error ("FILE: PATH: reason") when the status carries a list, else the message's
+// lines (the code's name when it has none).
 std::vector<std::string> StatusErrorLines(const grpc::Status& status);
 
 // The exit code for a failed call: kExitUnreachable for UNAVAILABLE, and for DEADLINE_EXCEEDED
@@ -82,12 +87,12 @@ class ControlConnection {
   bool ConnectForChange(std::chrono::system_clock::time_point deadline, std::ostream& err);
 
   // Prints the error lines of a failed call to `err` ("error: ..." each) and returns its exit code.
-  // `what` names the call, e.g. "apply". `rewrite`, when set, maps each error line of a refusal
-  // (e.g. to name the local file an "apps[2]" came from). A `mutation` (sent after
-  // ConnectForChange) that failed without a refusal says its outcome is unknown and how to check
-  // it (the control plane may have applied it) and returns kExitOutcomeUnknown.
+  // `what` names the call, e.g. "apply". `rewrite`, when set, changes each validation error of a
+  // refusal before it is printed (e.g. to name the local file an "apps[2]" came from). A `mutation`
+  // (sent after ConnectForChange) that failed without a refusal says its outcome is unknown and how
+  // to check it (the control plane may have applied it) and returns kExitOutcomeUnknown.
   int ReportError(const grpc::Status& status, std::string_view what, std::ostream& err,
-                  const std::function<std::string(const std::string&)>& rewrite = nullptr,
+                  const std::function<void(v1::ValidationError*)>& rewrite = nullptr,
                   bool mutation = false);
 
  private:

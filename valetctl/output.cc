@@ -5,8 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/app_config_defaults.h"
+#include "common/control_answer_json.h"
+#include "common/error_body.h"
 #include "common/string_view.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace valet::ctl {
@@ -73,20 +74,14 @@ std::string Table::Render() const {
 }
 
 std::string ToJson(const google::protobuf::Message& message, bool pretty) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = pretty;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = false;
-  std::string json;
-  google::protobuf::util::Status status =
-      google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
+  absl::StatusOr<std::string> json =
+      ControlAnswerToJson(message, {pretty, /*print_zero_fields=*/true});
+  if (!json.ok()) {
     // Only a message with an unresolvable Any can fail; control API answers have none.
-    return absl::StrCat("{\"error\": \"cannot render as JSON: ", status.message().as_string(),
-                        "\"}\n");
+    return RenderErrorBody({500, ErrorCodeName(json.status().code()),
+                            absl::StrCat("cannot render as JSON: ", json.status().message())});
   }
-  if (json.empty() || json.back() != '\n') json.push_back('\n');
-  return json;
+  return *json;
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {

@@ -1,5 +1,5 @@
 // Rendering of control API answers: aligned tables for people (-o table, the default) and
-// protobuf's JSON mapping for programs (-o json). Pure functions of their inputs; thread-safe.
+// JSON for programs (-o json). Pure functions of their inputs; thread-safe.
 #ifndef VALET_VALETCTL_OUTPUT_H_
 #define VALET_VALETCTL_OUTPUT_H_
 
@@ -29,9 +29,10 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// protobuf's JSON mapping of `message` (lowerCamel names, uint64 as strings, fields at their
-// default value included so scripts always find them), followed by a newline. `pretty` indents it;
-// otherwise it is one line (for streams such as `watch`).
+// `message` as JSON (common/control_answer_json.h): protobuf's JSON mapping of the answer
+// (lowerCamel names, uint64 as strings, fields at their default value included so scripts always
+// find them) with every app in the one app config mapping (what `apply` takes back), followed by
+// a newline. `pretty` indents it; otherwise it is one line (for streams such as `watch`).
 std::string ToJson(const google::protobuf::Message& message, bool pretty = true);
 
 // "2026-11-27T19:28:05Z"; "-" for an unset timestamp.

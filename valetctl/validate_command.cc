@@ -1,9 +1,9 @@
 // validate -f FILE|DIR [-f ...]: offline; parses and validates like the control plane would.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/app_config_validation.h"
 #include "common/conf_dir.h"
+#include "common/validation_errors.h"
 #include "valetctl/command_env.h"
 #include "valetctl/commands.h"
 
@@ -14,24 +14,21 @@ int Validate(const Invocation& inv, CommandEnv& env) {
   std::vector<std::string> paths = inv.Values("file");
   std::vector<SourcedApp> apps;
   v1::ValidateResponse response;  // The same answer shape as the server's Validate call.
+  auto add = [&](const absl::Status& status) {
+    for (v1::ValidationError& e : ValidationErrorsOf(status)) *response.add_errors() = std::move(e);
+  };
   for (const std::string& path : paths) {
     absl::StatusOr<std::vector<SourcedApp>> loaded = LoadAppsFromPath(path);
     if (!loaded.ok()) {
-      for (absl::string_view line : absl::StrSplit(loaded.status().message(), '\n')) {
-        if (!line.empty()) response.add_errors(std::string(line));
-      }
+      add(loaded.status());
       continue;
     }
     for (SourcedApp& app : *loaded) apps.push_back(std::move(app));
   }
-  if (response.errors().empty() && paths.size() > 1) {
-    absl::Status whole = ValidateAppSet(apps);
-    for (absl::string_view line : absl::StrSplit(whole.message(), '\n')) {
-      if (!line.empty()) response.add_errors(std::string(line));
-    }
-  }
+  if (response.errors().empty() && paths.size() > 1) add(ValidateAppSet(apps));
   if (response.errors().empty() && apps.empty()) {
-    response.add_errors(absl::StrCat(absl::StrJoin(paths, ", "), ": no app config (*.json) found"));
+    *response.add_errors() =
+        MakeValidationError(absl::StrJoin(paths, ", "), "", "no app config (*.json) found");
   }
   if (env.global().output == OutputFormat::kJson) {
     env.out() << ToJson(response);
@@ -41,7 +38,9 @@ int Validate(const Invocation& inv, CommandEnv& env) {
     env.out() << "valid: " << apps.size() << " app" << (apps.size() == 1 ? "" : "s") << " ("
               << SummariseNames(names) << ")\n";
   }
-  for (const std::string& e : response.errors()) env.err() << "error: " << e << "\n";
+  for (const v1::ValidationError& e : response.errors()) {
+    env.err() << "error: " << FormatValidationError(e) << "\n";
+  }
   return response.errors().empty() ? kExitOk : kExitRefused;
 }
 

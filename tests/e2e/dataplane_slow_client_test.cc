@@ -42,9 +42,8 @@ TEST_F(DataplaneTest, ABodyThatStopsArrivingGets408) {
 
 TEST_F(DataplaneTest, AClientThatStopsReadingIsCutOff) {
   const std::string big(32 << 20, 'x');  // Far more than socket buffers hold.
-  auto backend = StartBackend("b", [&](const RecordedRequest&) {
-    return BackendReply::Respond(200, big);
-  });
+  auto backend =
+      StartBackend("b", [&](const RecordedRequest&) { return BackendReply::Respond(200, big); });
   WriteApp("a", AppJson("a", {backend->port()}));
   StartDataplane({"--client-timeout-ms", "300"});
   auto conn = Connect(listen_);

@@ -272,13 +272,21 @@ TEST_F(ValetctlE2eTest, ApplyListGetDelete) {
   EXPECT_THAT(r.out, HasSubstr("endpoints[1]       http://auth.test.com:9051\n"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("thisismyauth")));
 
+  // -o json prints the app in its conf-file form; apply takes it back unchanged and the app
+  // reads the same afterwards.
   r = Ctl({"-o", "json", "apps", "get", "userauth"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  v1::GetAppResponse got;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &got).ok()) << r;
-  EXPECT_EQ(got.app().auth_key(), "thisismyauth");
-  EXPECT_EQ(got.app().limit_value(), 2u);
-  EXPECT_EQ(got.version(), v0 + 1);
+  const std::string printed = r.out;
+  v1::AppConfig got;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(printed, &got).ok()) << r;
+  EXPECT_EQ(got.auth_key(), "thisismyauth");
+  EXPECT_EQ(got.limit_value(), 2u);
+  r = Ctl({"apply", "-f", WriteApp("got.json", printed)});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, absl::StrCat("applied 1 app (userauth): version ", v0 + 2, "\n"));
+  r = Ctl({"-o", "json", "apps", "get", "userauth"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, printed);
 
   r = Ctl({"apps", "get", "nosuch"});
   EXPECT_EQ(r.exit_code, 1) << r;
@@ -286,14 +294,14 @@ TEST_F(ValetctlE2eTest, ApplyListGetDelete) {
 
   r = Ctl({"delete", "userauth"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, absl::StrCat("deleted userauth: version ", v0 + 2, "\n"));
+  EXPECT_EQ(r.out, absl::StrCat("deleted userauth: version ", v0 + 3, "\n"));
   EXPECT_FALSE(fs::exists(conf_dir_ + "/userauth.json"));
   EXPECT_EQ(ListApps().apps_size(), 0);
 
   r = Ctl({"delete", "userauth"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_THAT(r.err, StartsWith("error: delete userauth: "));
-  EXPECT_EQ(Version(), v0 + 2);
+  EXPECT_EQ(Version(), v0 + 3);
 }
 
 TEST_F(ValetctlE2eTest, ApplyDirectoryIsOneVersion) {

@@ -141,6 +141,14 @@ class ControlClientTest(unittest.TestCase):
                 timeout=CALL_TIMEOUT_S)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("authKey", refused.exception.details())
+        # The errors as data: a google.rpc.Status in grpc-status-details-bin holding a
+        # valet.v1.ValidationErrors, readable by any gRPC client.
+        from valet.v1 import errors_pb2  # pylint: disable=import-outside-toplevel
+        trailers = dict(refused.exception.trailing_metadata() or ())
+        status = errors_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        listed = errors_pb2.ValidationErrors()
+        self.assertTrue(status.details[0].Unpack(listed))
+        self.assertEqual([(e.file, e.path) for e in listed.errors], [("apps[1]", "authKey")])
         self.assertEqual(self.version(), v0 + 1)
         self.assertEqual(self.names(), ["orders", "userauth"])
         self.assertFalse(os.path.exists(os.path.join(self.conf_dir, "fine.json")))

@@ -22,6 +22,7 @@
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
 #include "common/message_limits.h"
+#include "common/validation_errors.h"
 #include "controlplane/server.h"
 #include "dataplane/control_client.h"
 #include "dataplane/snapshot_cache.h"
@@ -397,7 +398,9 @@ TEST_F(ControlPlaneTest, ControlApiOverGrpc) {
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub_->Validate(&ctx, req, &resp).ok());
     ASSERT_EQ(resp.errors_size(), 1);
-    EXPECT_EQ(resp.errors(0), "apps[0]: endpoints[0].port: must be 1..65535");
+    EXPECT_EQ(resp.errors(0).file(), "apps[0]");
+    EXPECT_EQ(resp.errors(0).path(), "endpoints[0].port");
+    EXPECT_EQ(resp.errors(0).reason(), "must be 1..65535");
   }
   // Watch: the current version first, then each change.
   grpc::ClientContext watch_ctx;
@@ -436,6 +439,83 @@ TEST_F(ControlPlaneTest, ControlApiOverGrpc) {
   // (Checked by the e2e tests with generic tools; the server exposes grpc.health.v1.Health.)
 }
 
+// GET /v1/apps/{name} answers the app in its conf-file form, which PUT takes back unchanged: for
+// every valid fixture and example app, PUT the file, GET it, PUT what GET said, GET the same.
+TEST_F(ControlPlaneTest, RestGetIsAcceptedByPutUnchanged) {
+  testing::HttpClient http(server_->http_address());
+  size_t files = 0;
+  for (const std::string& dir : {std::string(VALET_FIXTURES_DIR) + "/valid",
+                                 std::string(VALET_EXAMPLE_CONF_DIR) + "/apps"}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      ++files;
+      absl::StatusOr<std::string> text = ReadFile(entry.path().string());
+      ASSERT_TRUE(text.ok()) << text.status();
+      absl::StatusOr<v1::AppConfig> app = ParseAppConfigJson(*text, entry.path().string());
+      ASSERT_TRUE(app.ok()) << app.status();
+      const std::string target = "/v1/apps/" + app->name();
+      auto put = http.Send("PUT", target, {}, *text);
+      ASSERT_TRUE(put.ok()) << put.status();
+      ASSERT_EQ(put->status, 200) << entry.path() << ": " << put->body;
+      auto got = http.Send("GET", target);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->status, 200) << got->body;
+      EXPECT_EQ(got->Header("ETag"), absl::StrCat("\"", server_->store()->version(), "\""));
+      absl::StatusOr<v1::AppConfig> served = ParseAppConfigJson(got->body, "GET");
+      ASSERT_TRUE(served.ok()) << served.status() << "\n" << got->body;
+      EXPECT_EQ(served->SerializeAsString(), app->SerializeAsString()) << got->body;
+
+      auto again = http.Send("PUT", target, {}, got->body);
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_EQ(again->status, 200) << entry.path() << ": " << again->body;
+      auto regot = http.Send("GET", target);
+      ASSERT_TRUE(regot.ok()) << regot.status();
+      EXPECT_EQ(regot->body, got->body) << entry.path();
+      // The list carries each app in the same form.
+      HttpResult list = Http(server_->http_address(), "GET", "/v1/apps");
+      EXPECT_NE(list.body.find("\"name\": \"" + app->name() + "\""), std::string::npos)
+          << list.body;
+    }
+  }
+  EXPECT_GE(files, 4u);
+}
+
+// A refused change carries its errors as data: gRPC status details and REST "details", each with
+// file, JSON path and reason.
+TEST_F(ControlPlaneTest, RefusalsCarryTheErrorList) {
+  v1::AppConfig bad = MakeApp("bad", 0);
+  bad.mutable_endpoints(0)->set_host("");
+  v1::ApplyAppsRequest req;
+  *req.add_apps() = MakeApp("fine");
+  *req.add_apps() = bad;
+  v1::ApplyAppsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->ApplyApps(&ctx, req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  absl::Status status = StatusFromGrpc(s.error_code(), s.error_message(), s.error_details());
+  ASSERT_TRUE(HasValidationErrors(status)) << s.error_message();
+  std::vector<v1::ValidationError> errors = ValidationErrorsOf(status);
+  ASSERT_EQ(errors.size(), 2u) << s.error_message();
+  EXPECT_EQ(errors[0].file(), "apps[1]");
+  EXPECT_EQ(errors[0].path(), "endpoints[0].host");
+  EXPECT_EQ(errors[0].reason(), "is required");
+  EXPECT_EQ(errors[1].path(), "endpoints[0].port");
+  EXPECT_EQ(errors[1].reason(), "must be 1..65535");
+
+  HttpResult r = Http(server_->http_address(), "PUT", "/v1/apps/second",
+                      R"({"endpoints": [{"host": "b.test", "port": "x"}], "rateLimt": true})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(R"("code":"invalid_argument")"), std::string::npos) << r.body;
+  EXPECT_NE(
+      r.body.find(R"json("details":[{"file":"request","path":"rateLimt",)json"
+                  R"json("reason":"unknown field \"rateLimt\" (did you mean \"rateLimit\"?)"},)json"
+                  R"json({"file":"request","path":"endpoints[0].port",)json"
+                  R"json("reason":"expected a number, got a string"}])json"),
+      std::string::npos)
+      << r.body;
+}
+
 TEST_F(ControlPlaneTest, RestAdmin) {
   const std::string http = server_->http_address();
   HttpResult r = Http(http, "GET", "/v1/apps");
@@ -455,7 +535,7 @@ TEST_F(ControlPlaneTest, RestAdmin) {
   // Precise parse errors, name mismatch, stale version, unknown app, dry run.
   r = Http(http, "PUT", "/v1/apps/second", R"({"endpoints": [{"host": "b.test", "port": "x"}]})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"code\":\"invalid_argument\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("endpoints[0].port"), std::string::npos) << r.body;
   r = Http(http, "PUT", "/v1/apps/second", R"({"name": "other", "endpoints": []})");
   EXPECT_EQ(r.status, 400) << r.body;
@@ -469,6 +549,9 @@ TEST_F(ControlPlaneTest, RestAdmin) {
   EXPECT_FALSE(fs::exists(conf_ + "/third.json"));
   r = Http(http, "GET", "/v1/apps/nope");
   EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find(R"({"error":{"status":404,"code":"not_found","message":)"),
+            std::string::npos)
+      << r.body;
   r = Http(http, "DELETE", "/v1/apps/nope");
   EXPECT_EQ(r.status, 404);
   r = Http(http, "POST", "/v1/apps");
@@ -750,7 +833,7 @@ TEST_F(ControlPlaneTest, RestRefusesRepeatedAndUnknownQueryParameters) {
   for (const Case& c : cases) {  // `says` as it appears in the JSON body (quotes escaped).
     HttpResult r = Http(http, c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.method << " " << c.target << ": " << r.body;
-    EXPECT_NE(r.body.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("\"code\":\"invalid_argument\""), std::string::npos) << r.body;
     EXPECT_NE(r.body.find(c.says), std::string::npos) << c.target << ": " << r.body;
     EXPECT_LT(r.body.size(), 400u) << r.body;  // A long parameter is not echoed whole.
   }
@@ -793,36 +876,36 @@ TEST_F(ControlPlaneTest, RestAnswersMalformedHttp) {
       {"two equal Content-Lengths",
        "GET /v1/version HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"
        "hello",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"two different Content-Lengths",
        "POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
        "hello!",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"Content-Length and Transfer-Encoding",
        "POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"Transfer-Encoding and Content-Length",
        "POST /v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
        "Content-Length: 5\r\n\r\n0\r\n\r\n",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"a coding other than chunked, then Content-Length",
        "POST /v1/reload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
        "Content-Length: 5\r\n\r\nhello",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"a garbage request line", "\x16\x03\x01 garbage\r\n\r\n", "HTTP/1.1 400 Bad Request",
-       "BAD_REQUEST"},
+       "bad_request"},
       {"a request line without a version", "GET /v1/version\r\nHost: x\r\n\r\n",
-       "HTTP/1.1 400 Bad Request", "BAD_REQUEST"},
+       "HTTP/1.1 400 Bad Request", "bad_request"},
       {"a 20 KB header",
        "GET /v1/version HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n",
-       "HTTP/1.1 431 Request Header Fields Too Large", "HEADER_TOO_LARGE"},
+       "HTTP/1.1 431 Request Header Fields Too Large", "header_too_large"},
       {"a 10,000-character path",
        "GET /v1/apps/" + std::string(10000, 'p') + " HTTP/1.1\r\nHost: x\r\n\r\n",
-       "HTTP/1.1 414 URI Too Long", "URI_TOO_LONG"},
+       "HTTP/1.1 414 URI Too Long", "uri_too_long"},
       {"a 20,000-character path (past the header limit too)",
        "GET /v1/apps/" + std::string(20000, 'p') + " HTTP/1.1\r\nHost: x\r\n\r\n",
-       "HTTP/1.1 414 URI Too Long", "URI_TOO_LONG"},
+       "HTTP/1.1 414 URI Too Long", "uri_too_long"},
   };
   for (const Case& c : cases) {
     RawAnswer answer = SendRawTo(http, c.bytes);
@@ -856,7 +939,7 @@ TEST_F(ControlPlaneTest, Rest405SaysWhatIsAllowed) {
     EXPECT_EQ(res->status, 405) << c.method << " " << c.target;
     EXPECT_EQ(res->Header("Allow"), c.allow) << c.method << " " << c.target;
     if (c.method != "HEAD") {
-      EXPECT_NE(res->body.find("METHOD_NOT_ALLOWED"), std::string::npos) << res->body;
+      EXPECT_NE(res->body.find("\"code\":\"method_not_allowed\""), std::string::npos) << res->body;
     }
   }
 }

@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/conf_dir.h"
+#include "common/validation_errors.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace valet {
@@ -124,6 +127,92 @@ TEST(AppConfigJsonTest, RoundTripKeepsEveryField) {
     // Rendering is stable: a second round gives the same text.
     EXPECT_EQ(AppConfigToJson(*second), rendered);
   }
+}
+
+// Every valid fixture and every example app: rendered by the mapping, read back to the same
+// config, and rendered again to the same text.
+TEST(AppConfigJsonTest, RoundTripOfEveryFixtureAndExample) {
+  size_t files = 0;
+  for (const std::string& dir : {std::string(VALET_FIXTURES_DIR) + "/valid",
+                                 std::string(VALET_EXAMPLE_CONF_DIR) + "/apps"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      ++files;
+      absl::StatusOr<std::string> text = ReadFile(entry.path().string());
+      ASSERT_TRUE(text.ok()) << text.status();
+      auto first = ParseAppConfigJson(*text, entry.path().string());
+      ASSERT_TRUE(first.ok()) << first.status();
+      std::string rendered = AppConfigToJson(*first);
+      auto second = ParseAppConfigJson(rendered, "rendered.json");
+      ASSERT_TRUE(second.ok()) << second.status() << "\n" << rendered;
+      EXPECT_TRUE(ProtoEquals(*first, *second)) << entry.path() << "\n" << rendered;
+      EXPECT_EQ(AppConfigToJson(*second), rendered) << entry.path();
+    }
+  }
+  EXPECT_GE(files, 4u);
+}
+
+// Every field of the proto has a JSON key (its json_name) and survives the round trip: a new
+// field needs no code in the mapping.
+TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
+  v1::AppConfig app;
+  const google::protobuf::Descriptor* d = app.GetDescriptor();
+  const google::protobuf::Reflection* r = app.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(&app, f, "x" + f->name());
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(&app, f, true);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(&app, f, 7 + i);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
+        v1::Endpoint* ep = app.add_endpoints();
+        ep->set_host("h");
+        ep->set_port(1);
+        ep->set_path("/p");
+        ep->set_scheme("http");
+        ep->set_weight(2);
+        break;
+      }
+      default:
+        ADD_FAILURE() << f->full_name() << ": a field type this test does not fill";
+    }
+  }
+  std::string json = AppConfigToJson(app);
+  for (int i = 0; i < d->field_count(); ++i) {
+    EXPECT_THAT(json, HasSubstr("\"" + d->field(i)->json_name() + "\":")) << json;
+  }
+  auto back = ParseAppConfigJson(json, "t");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(ProtoEquals(app, *back)) << json;
+}
+
+// Errors are data: file, JSON path and reason apart, in the status's payload.
+TEST(AppConfigJsonTest, ErrorsAreAListOfFilePathAndReason) {
+  auto app = ParseAppConfigJson(
+      R"({"name": "a", "endpoints": [{"host": "h", "port": "x"}], "rateLimt": true})", "t.json");
+  ASSERT_FALSE(app.ok());
+  std::vector<v1::ValidationError> errors = ValidationErrorsOf(app.status());
+  ASSERT_THAT(errors, SizeIs(2));
+  EXPECT_EQ(errors[0].file(), "t.json");
+  EXPECT_EQ(errors[0].path(), "rateLimt");
+  EXPECT_EQ(errors[0].reason(), "unknown field \"rateLimt\" (did you mean \"rateLimit\"?)");
+  EXPECT_EQ(errors[1].path(), "endpoints[0].port");
+  EXPECT_EQ(errors[1].reason(), "expected a number, got a string");
+  EXPECT_TRUE(HasValidationErrors(app.status()));
+
+  auto syntax = ParseAppConfigJson("{\"name\": ", "s.json");
+  ASSERT_FALSE(syntax.ok());
+  errors = ValidationErrorsOf(syntax.status());
+  ASSERT_THAT(errors, SizeIs(1));
+  EXPECT_EQ(errors[0].file(), "s.json");
+  EXPECT_THAT(errors[0].reason(), StartsWith("invalid JSON at line 1"));
 }
 
 TEST(AppConfigJsonTest, RoundTripOfEmptyConfig) {

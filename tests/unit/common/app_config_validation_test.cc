@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/message_limits.h"
+#include "common/validation_errors.h"
 
 namespace valet {
 namespace {
@@ -15,6 +16,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
+
+// The errors as the lines a status message holds: "SOURCE: PATH: reason".
+std::vector<std::string> Lines(const std::vector<v1::ValidationError>& errors) {
+  std::vector<std::string> lines;
+  for (const v1::ValidationError& e : errors) lines.push_back(FormatValidationError(e));
+  return lines;
+}
 
 v1::AppConfig MinimalApp(const std::string& name) {
   v1::AppConfig app;
@@ -44,7 +52,7 @@ TEST(IsValidAppNameTest, RefusesWhatCannotBeOnePathSegment) {
 }
 
 TEST(ValidateAppConfigTest, MinimalAppIsValid) {
-  EXPECT_THAT(ValidateAppConfig(MinimalApp("shop"), "s.json"), IsEmpty());
+  EXPECT_THAT(Lines(ValidateAppConfig(MinimalApp("shop"), "s.json")), IsEmpty());
 }
 
 TEST(ValidateAppConfigTest, FullAppIsValid) {
@@ -64,7 +72,7 @@ TEST(ValidateAppConfigTest, FullAppIsValid) {
   v1::Endpoint* ep = app.add_endpoints();
   ep->set_host("[::1]");
   ep->set_port(65535);
-  EXPECT_THAT(ValidateAppConfig(app, "s.json"), IsEmpty());
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")), IsEmpty());
 }
 
 TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
@@ -78,7 +86,7 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
   ep->set_scheme("https");
   ep->set_weight(1001);
   EXPECT_THAT(
-      ValidateAppConfig(app, "s.json"),
+      Lines(ValidateAppConfig(app, "s.json")),
       ElementsAre(
           "s.json: name: is required", "s.json: authKey: is required when authorize is true",
           "s.json: limitValue: must be at least 1 when rateLimit is true",
@@ -93,7 +101,7 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
 TEST(ValidateAppConfigTest, NoEndpoints) {
   v1::AppConfig app = MinimalApp("shop");
   app.clear_endpoints();
-  EXPECT_THAT(ValidateAppConfig(app, "s.json"),
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")),
               ElementsAre("s.json: endpoints: at least one endpoint is required"));
 }
 
@@ -101,7 +109,7 @@ TEST(ValidateAppConfigTest, BadNameAndHeaderAndHost) {
   v1::AppConfig app = MinimalApp("a/b");
   app.set_auth_header("X Auth");
   app.mutable_endpoints(0)->set_host("bad host");
-  std::vector<std::string> errors = ValidateAppConfig(app, "s.json");
+  std::vector<std::string> errors = Lines(ValidateAppConfig(app, "s.json"));
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_THAT(errors[0], HasSubstr("s.json: name: \"a/b\" cannot be a path segment"));
   EXPECT_EQ(errors[1], "s.json: authHeader: \"X Auth\" is not a header name");
@@ -113,14 +121,14 @@ TEST(ValidateAppConfigTest, LimitsAndTimeoutsBounded) {
   app.set_limit_period_seconds(86400 * 366 + 1);
   app.set_connect_timeout_ms(3600 * 1000 + 1);
   app.set_request_timeout_ms(3600 * 1000 + 1);
-  EXPECT_THAT(ValidateAppConfig(app, "s"),
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s")),
               ElementsAre("s: limitPeriodSeconds: must be 0..31622400 (one year)",
                           "s: connectTimeoutMs: must be 0..3600000 (one hour)",
                           "s: requestTimeoutMs: must be 0..3600000 (one hour)"));
 }
 
 TEST(ValidateAppConfigTest, PunctuationOnlyNameIsRefused) {
-  EXPECT_THAT(ValidateAppConfig(MinimalApp("-"), "s"),
+  EXPECT_THAT(Lines(ValidateAppConfig(MinimalApp("-"), "s")),
               ElementsAre("s: name: \"-\" cannot be a path segment: use 1 to 64 of A-Z a-z 0-9 . _ "
                           "- with at least one letter or digit (not starting with \".\")"));
 }
@@ -129,8 +137,9 @@ TEST(ValidateAppConfigTest, PortZeroAndWeightBeyondRange) {
   v1::AppConfig app = MinimalApp("shop");
   app.mutable_endpoints(0)->set_port(0);
   app.mutable_endpoints(0)->set_weight(4294967295u);
-  EXPECT_THAT(ValidateAppConfig(app, "s"), ElementsAre("s: endpoints[0].port: must be 1..65535",
-                                                       "s: endpoints[0].weight: must be 0..1000"));
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s")),
+              ElementsAre("s: endpoints[0].port: must be 1..65535",
+                          "s: endpoints[0].weight: must be 0..1000"));
 }
 
 // Item 8 of the hardening issue: every field has a size limit, named with its path and the limit.
@@ -144,7 +153,7 @@ TEST(ValidateAppConfigTest, FieldSizesAtTheLimitPass) {
   while (static_cast<size_t>(app.endpoints_size()) < kMaxEndpointsPerApp) {
     *app.add_endpoints() = app.endpoints(0);
   }
-  EXPECT_THAT(ValidateAppConfig(app, "s"), IsEmpty());
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s")), IsEmpty());
 }
 
 TEST(ValidateAppConfigTest, FieldSizesBeyondTheLimitAreRefused) {
@@ -154,7 +163,7 @@ TEST(ValidateAppConfigTest, FieldSizesBeyondTheLimitAreRefused) {
   app.set_auth_key("SECRET" + std::string(kMaxAuthKeyBytes, 'k'));
   app.set_auth_header(std::string(kMaxHeaderNameBytes + 1, 'h'));
   app.mutable_endpoints(0)->set_path("/" + std::string(kMaxEndpointPathBytes, 'p'));
-  std::vector<std::string> errors = ValidateAppConfig(app, "s.json");
+  std::vector<std::string> errors = Lines(ValidateAppConfig(app, "s.json"));
   EXPECT_THAT(errors, ElementsAre("s.json: description: must be at most 4096 bytes",
                                   "s.json: authKey: must be at most 1024 bytes",
                                   "s.json: authHeader: must be at most 256 bytes",
@@ -168,7 +177,7 @@ TEST(ValidateAppConfigTest, TooManyEndpointsIsOneError) {
   while (static_cast<size_t>(app.endpoints_size()) <= kMaxEndpointsPerApp) {
     *app.add_endpoints() = app.endpoints(0);
   }
-  EXPECT_THAT(ValidateAppConfig(app, "s"),
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s")),
               ElementsAre("s: endpoints: must be at most 1024 endpoints, got 1025"));
 }
 
@@ -179,7 +188,7 @@ TEST(ValidateAppConfigTest, EchoedValuesAreBoundedAndEscaped) {
   app.set_auth_header("X\nInjected: yes");
   app.mutable_endpoints(0)->set_host(std::string(300, 'h') + " ");
   app.set_balancing(std::string(5000, 'b'));
-  std::vector<std::string> errors = ValidateAppConfig(app, "s");
+  std::vector<std::string> errors = Lines(ValidateAppConfig(app, "s"));
   ASSERT_EQ(errors.size(), 4u);
   EXPECT_THAT(errors[0], HasSubstr("s: name: \"" + std::string(100, 'n') + "\"... cannot be"));
   EXPECT_EQ(errors[1], "s: authHeader: \"X\\u000aInjected: yes\" is not a header name");
@@ -198,7 +207,7 @@ TEST(ValidateAppConfigTest, RateLimitOffIgnoresLimitValue) {
   app.set_limit_value(0);
   app.set_authorize(false);
   app.set_auth_key("unused");
-  EXPECT_THAT(ValidateAppConfig(app, "s"), IsEmpty());
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s")), IsEmpty());
 }
 
 TEST(ValidateAppSetTest, AcceptsDistinctNames) {

@@ -1,6 +1,8 @@
 // valetctl's table and JSON rendering, and the mapping of call failures to exit codes.
 #include "valetctl/output.h"
 
+#include "common/app_config_json.h"
+#include "common/validation_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "valetctl/cli.h"
@@ -55,6 +57,27 @@ TEST(JsonTest, ProtobufJsonMappingWithDefaults) {
   EXPECT_THAT(json, HasSubstr("\"authKey\":\"secret\""));  // lowerCamel names.
   EXPECT_THAT(json, HasSubstr("\"rateLimit\":false"));     // Defaults printed.
   EXPECT_THAT(json, HasSubstr("\"version\":\"0\""));
+}
+
+// Apps inside an answer are in the one app config mapping (the conf-file form), not protobuf's:
+// what `apps get -o json` prints, `apply -f` takes back unchanged.
+TEST(JsonTest, AppsUseTheConfigMappingAndApplyBack) {
+  v1::AppConfig app = App("userauth", 2);
+  app.set_auth_key("secret");
+  std::string json = ToJson(app);
+  EXPECT_EQ(json, AppConfigToJson(app));
+  EXPECT_THAT(json, Not(HasSubstr("limitPeriodSeconds")));  // Zero: left out, as in files.
+  absl::StatusOr<v1::AppConfig> back = ParseAppConfigJson(json, "out.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->SerializeAsString(), app.SerializeAsString());
+
+  v1::ListAppsResponse list;
+  list.set_version(3);
+  *list.add_apps() = app;
+  std::string listed = ToJson(list, false);
+  EXPECT_THAT(listed, HasSubstr("\"version\":\"3\""));
+  EXPECT_THAT(listed, Not(HasSubstr("limitPeriodSeconds")));
+  EXPECT_THAT(ToJson(v1::ListAppsResponse(), false), HasSubstr("\"apps\":[]"));
 }
 
 TEST(AppsTableTest, SortedByNameWithLimitsAndAuth) {
@@ -177,6 +200,22 @@ TEST(WaitResultTest, SummaryAndProblems) {
   EXPECT_THAT(WaitProblems(response),
               ElementsAre("data plane dp-c (127.0.0.1:8002) NACKed version 4: cannot compile app x",
                           "data plane dp-d did not answer version 4 in time (serves version 3)"));
+}
+
+// A refusal carries its errors as data (status details); each becomes a line, whatever the
+// message says.
+TEST(StatusTest, ErrorLinesComeFromTheDetails) {
+  absl::Status refused = ValidationFailed({MakeValidationError("apps[0]", "name", "is required"),
+                                           MakeValidationError("apps[1]", "", "no endpoints")});
+  grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT, "a message nobody parses",
+                      GrpcStatusDetails(refused));
+  EXPECT_THAT(StatusErrorLines(status),
+              ElementsAre("apps[0]: name: is required", "apps[1]: no endpoints"));
+  std::vector<v1::ValidationError> errors = StatusValidationErrors(status);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].file(), "apps[0]");
+  EXPECT_EQ(errors[0].path(), "name");
+  EXPECT_EQ(errors[0].reason(), "is required");
 }
 
 TEST(StatusTest, ErrorLinesOnePerLine) {

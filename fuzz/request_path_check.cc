@@ -104,7 +104,9 @@ absl::Status CheckUpstreamHead(const std::string& head,
                                const http::request<http::buffer_body>& sent, bool chunked,
                                boost::optional<uint64_t> length) {
   http::request_parser<http::empty_body> parser;
+  // The backend's limits are its own: only the framing must read back the same.
   parser.header_limit(std::numeric_limits<uint32_t>::max());
+  parser.body_limit(std::numeric_limits<uint64_t>::max());
   parser.eager(false);
   beast::error_code ec;
   size_t used = parser.put(asio::buffer(head), ec);

@@ -3,7 +3,8 @@
 #include <iterator>
 #include <string_view>
 
-#include "boost/beast/core/string.hpp"
+#include "absl/strings/match.h"
+#include "common/string_view.h"
 
 namespace valet {
 namespace http = boost::beast::http;
@@ -28,7 +29,9 @@ absl::Status CheckFraming(const http::fields& fields) {
   std::string_view te = codings.first->value();
   while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
   while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
-  if (!boost::beast::iequals(te, "chunked")) {
+  // Not boost::beast::iequals: Boost 1.74's reads one byte past the end of both strings when they
+  // differ in case in their last byte ("chunkeD"), and `te` is a view into the request's fields.
+  if (!absl::EqualsIgnoreCase(AsAbsl(te), "chunked")) {
     return absl::InvalidArgumentError("unsupported Transfer-Encoding (only \"chunked\")");
   }
   return absl::OkStatus();

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "boost/beast/core/string.hpp"
+#include "absl/strings/match.h"
 #include "boost/beast/http/rfc7230.hpp"
 
 namespace valet {
@@ -49,7 +49,7 @@ std::optional<std::string> RequestedUpgrade(const http::fields& fields, unsigned
   }
   if (!named) return std::nullopt;
   std::string protocol(upgrade->value());
-  if (boost::beast::iequals(protocol, "h2c")) return std::nullopt;
+  if (absl::EqualsIgnoreCase(protocol, "h2c")) return std::nullopt;
   return protocol;
 }
 

@@ -2,22 +2,27 @@
 
 #include <vector>
 
-#include "boost/beast/core/string.hpp"
+#include "absl/strings/match.h"
+#include "common/string_view.h"
 
 namespace valet {
 namespace {
 
-using boost::beast::iequals;
+// Not boost::beast::iequals: Boost 1.74's reads one byte past the end of both strings when they
+// differ in case in their last byte ("%2E" against "%2e"), and these are views into the request.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(AsAbsl(a), AsAbsl(b));
+}
 
 // "." or "%2e" (any case): the segment means "this directory".
-bool IsDot(std::string_view s) { return s == "." || iequals(s, "%2e"); }
+bool IsDot(std::string_view s) { return s == "." || EqualsIgnoreCase(s, "%2e"); }
 
 // ".." in any mix of literal and percent-encoded dots.
 bool IsDotDot(std::string_view s) {
   for (std::string_view a : {".", "%2e"}) {
     for (std::string_view b : {".", "%2e"}) {
-      if (s.size() == a.size() + b.size() && iequals(s.substr(0, a.size()), a) &&
-          iequals(s.substr(a.size()), b)) {
+      if (s.size() == a.size() + b.size() && EqualsIgnoreCase(s.substr(0, a.size()), a) &&
+          EqualsIgnoreCase(s.substr(a.size()), b)) {
         return true;
       }
     }
@@ -36,7 +41,8 @@ bool HidesDotSegment(std::string_view segment) {
     if (segment[i] == '\\') {
       flat.push_back('/');
     } else if (segment[i] == '%' && i + 2 < segment.size() &&
-               (iequals(segment.substr(i, 3), "%2f") || iequals(segment.substr(i, 3), "%5c"))) {
+               (EqualsIgnoreCase(segment.substr(i, 3), "%2f") ||
+                EqualsIgnoreCase(segment.substr(i, 3), "%5c"))) {
       flat.push_back('/');
       i += 2;
     } else {
@@ -68,8 +74,9 @@ absl::StatusOr<RequestTarget> ParseRequestTarget(std::string_view target) {
   std::string rebuilt;
   if (!target.empty() && target.front() != '/') {
     size_t scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos || !(iequals(target.substr(0, scheme_end), "http") ||
-                                                  iequals(target.substr(0, scheme_end), "https"))) {
+    if (scheme_end == std::string_view::npos ||
+        !(EqualsIgnoreCase(target.substr(0, scheme_end), "http") ||
+          EqualsIgnoreCase(target.substr(0, scheme_end), "https"))) {
       return absl::InvalidArgumentError("request target must start with \"/\"");
     }
     size_t path_start = target.find_first_of("/?", scheme_end + 3);

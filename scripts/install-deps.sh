@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-format
+  # fuzz targets (scripts/fuzz.sh): clang 14 with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries
   libboost1.74-dev libboost-system1.74-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

@@ -3,9 +3,10 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "boost/asio/write.hpp"
-#include "boost/beast/core/string.hpp"
 #include "boost/beast/http/read.hpp"
+#include "common/string_view.h"
 #include "dataplane/http_fields.h"
 #include "dataplane/http_head.h"
 #include "dataplane/pipeline/downstream.h"
@@ -71,7 +72,7 @@ std::shared_ptr<UpstreamCall> UpstreamCall::Stream(Exchange& exchange, Downstrea
   auto expect = req.find(http::field::expect);
   // RFC 9110 10.1.1: an HTTP/1.0 client's Expect is ignored.
   call->expects_continue_ = expect != req.end() &&
-                            beast::iequals(expect->value(), "100-continue") &&
+                            absl::EqualsIgnoreCase(AsAbsl(expect->value()), "100-continue") &&
                             call->request_has_body_ && !exchange.client_http10;
   req.erase(http::field::expect);
   call->head_request_ = exchange.head_request;

@@ -42,5 +42,19 @@ TEST(CheckFramingTest, RefusesAmbiguousFraming) {
   EXPECT_FALSE(CheckFraming(two_codings).ok());
 }
 
+// The case-insensitive match of "chunked" once compared one byte past the value when only its last
+// byte differed in case (Boost 1.74's beast::iequals; the request path fuzzer found the same read
+// in ParseRequestTarget).
+TEST(CheckFramingTest, AcceptsChunkedInAnyCase) {
+  for (const char* coding : {"chunkeD", "CHUNKED", " Chunked\t"}) {
+    http::fields f;
+    f.set(http::field::transfer_encoding, coding);
+    EXPECT_TRUE(CheckFraming(f).ok()) << coding;
+  }
+  http::fields near;
+  near.set(http::field::transfer_encoding, "chunkeE");
+  EXPECT_FALSE(CheckFraming(near).ok());
+}
+
 }  // namespace
 }  // namespace valet

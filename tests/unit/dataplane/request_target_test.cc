@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
+#include <string_view>
+
 namespace valet {
 namespace {
 
@@ -57,6 +61,33 @@ TEST(RequestTargetTest, RefusesDotSegmentsABackendCouldDecode) {
   auto t = ParseRequestTarget("/app/group%2Fproject/items;v=2");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->rest, "/group%2Fproject/items;v=2");
+}
+
+// Found by the request path fuzzer
+// (fuzz/corpus/request_path/crash_iequals_past_end_dot_segment.http): a segment that matched "%2e"
+// or "%2f" but for the case of its last byte was compared one byte past its end (Boost 1.74's
+// beast::iequals). Each target here ends its buffer, so that the asan preset sees any read beyond
+// it.
+TEST(RequestTargetTest, ReadsNoByteBeyondTheTarget) {
+  struct Ended {
+    std::string_view target;
+    bool ok;
+    std::string_view app;
+    std::string_view rest;
+  };
+  for (const Ended& c : {Ended{"/demo/%2E", true, "demo", "/"}, Ended{"/demo/.%2E", true, "", ""},
+                         Ended{"/demo/%2e%2E", true, "", ""}, Ended{"/demo/a%2F..", false, "", ""},
+                         Ended{"/demo/%5C", true, "demo", "/%5C"},
+                         Ended{"HTTP://h/x", true, "x", ""}, Ended{"httpS://h/x", true, "x", ""}}) {
+    auto buffer = std::make_unique<char[]>(c.target.size());
+    std::memcpy(buffer.get(), c.target.data(), c.target.size());
+    absl::StatusOr<RequestTarget> t =
+        ParseRequestTarget(std::string_view(buffer.get(), c.target.size()));
+    ASSERT_EQ(t.ok(), c.ok) << c.target << ": " << t.status();
+    if (!t.ok()) continue;
+    EXPECT_EQ(t->app, c.app) << c.target;
+    EXPECT_EQ(t->rest, c.rest) << c.target;
+  }
 }
 
 TEST(UpstreamTargetTest, JoinsPrefixRestAndQuery) {

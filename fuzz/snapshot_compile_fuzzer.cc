@@ -1,0 +1,14 @@
+// libFuzzer target: the snapshot compiler, from the bytes of a ConfigSnapshot message.
+// See fuzz/snapshot_compile_check.h for what it checks beyond "no crash".
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "fuzz/abort_on_error.h"
+#include "fuzz/snapshot_compile_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  valet::fuzz::AbortOnError(
+      valet::fuzz::RunSnapshotCompile(std::string_view(reinterpret_cast<const char*>(data), size)));
+  return 0;
+}

@@ -48,13 +48,15 @@ absl::Status RunAppConfigJson(std::string_view bytes) {
     return absl::InternalError("the rendered config parses to another config");
   }
 
-  std::vector<std::string> errors = ValidateAppConfig(*app, "fuzz.json");
+  std::vector<v1::ValidationError> errors = ValidateAppConfig(*app, "fuzz.json");
   absl::Status set = ValidateAppSet({SourcedApp{*app, "fuzz.json"}});
   if (errors.empty() != set.ok()) {
     return absl::InternalError("ValidateAppConfig and ValidateAppSet disagree on one app");
   }
-  for (const std::string& error : errors) {
-    if (LeaksKey(*app, error)) return absl::InternalError("a validation error shows the auth key");
+  for (const v1::ValidationError& error : errors) {
+    if (LeaksKey(*app, error.path()) || LeaksKey(*app, error.reason())) {
+      return absl::InternalError("a validation error shows the auth key");
+    }
   }
   if (!errors.empty()) return absl::OkStatus();
 

@@ -80,7 +80,7 @@ char* Session::RelayBuffer() {
 
 void Session::ReadRequestHeader() {
   if (closed_) return;
-  exchange_ = std::make_unique<Exchange>();
+  exchange_.emplace();
   exchange_->request.header_limit(worker_.options().max_header_bytes);
   exchange_->request.body_limit(worker_.options().max_body_bytes);
   idle_ = client_buffer_.size() == 0;

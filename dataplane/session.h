@@ -77,7 +77,9 @@ class Session : public Downstream, public std::enable_shared_from_this<Session> 
   bool idle_ = false;  // Waiting for the first byte of the next request.
   bool closed_ = false;
 
-  std::unique_ptr<Exchange> exchange_;  // The request being read or answered.
+  // The request being read or answered: emplaced per request, reset with its answer (in place,
+  // so that a request costs no allocation of its own).
+  std::optional<Exchange> exchange_;
   // An answer the session writes itself (gateway error, canned answer).
   std::optional<boost::beast::http::response<boost::beast::http::string_body>> answer_;
   std::weak_ptr<valet::Tunnel> tunnel_;  // After a protocol switch.

@@ -52,14 +52,14 @@ bool IsConnectionLoss(const beast::error_code& ec) {
 
 }  // namespace
 
-UpstreamCall::UpstreamCall(Worker& worker, const AppRoute& app, Mode mode)
+UpstreamCall::UpstreamCall(Key, Worker& worker, const AppRoute& app, Mode mode)
     : worker_(worker), app_(app), mode_(mode) {}
 
 UpstreamCall::~UpstreamCall() { Release(false); }
 
 std::shared_ptr<UpstreamCall> UpstreamCall::Stream(Exchange& exchange, Downstream& downstream) {
-  std::shared_ptr<UpstreamCall> call(
-      new UpstreamCall(downstream.worker(), *exchange.app, Mode::kStream));
+  auto call =
+      std::make_shared<UpstreamCall>(Key(), downstream.worker(), *exchange.app, Mode::kStream);
   call->exchange_ = &exchange;
   call->downstream_ = &downstream;
   call->hold_ = downstream.Hold();
@@ -84,7 +84,7 @@ std::shared_ptr<UpstreamCall> UpstreamCall::Buffer(Worker& worker, const AppRout
                                                    http::request<http::string_body> request,
                                                    RequestTarget target, size_t max_body_bytes,
                                                    Done done) {
-  std::shared_ptr<UpstreamCall> call(new UpstreamCall(worker, app, Mode::kBuffer));
+  auto call = std::make_shared<UpstreamCall>(Key(), worker, app, Mode::kBuffer);
   call->own_request_ = std::move(request);
   call->own_target_ = std::move(target);
   call->max_body_bytes_ = max_body_bytes;

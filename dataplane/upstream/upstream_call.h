@@ -70,6 +70,12 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
       boost::beast::http::request<boost::beast::http::string_body> request, RequestTarget target,
       size_t max_body_bytes, Done done);
 
+  // For make_shared only (one allocation for the call and its count): use Stream or Buffer.
+  enum class Mode { kStream, kBuffer };
+  struct Key {
+    explicit Key() = default;
+  };
+  UpstreamCall(Key, Worker& worker, const AppRoute& app, Mode mode);
   UpstreamCall(const UpstreamCall&) = delete;
   UpstreamCall& operator=(const UpstreamCall&) = delete;
   ~UpstreamCall();
@@ -80,9 +86,6 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
 
  private:
   using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-  enum class Mode { kStream, kBuffer };
-
-  UpstreamCall(Worker& worker, const AppRoute& app, Mode mode);
 
   void Acquire();
   void Connect();

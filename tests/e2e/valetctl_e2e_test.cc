@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/support/binaries.h"
+#include "tests/support/fake_data_plane.h"
 #include "tests/support/process.h"
 #include "valet/v1/attach.grpc.pb.h"
 #include "valet/v1/control.grpc.pb.h"
@@ -39,6 +41,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
+using ::valet::testing::FakeDataPlane;
 using ::valet::testing::Process;
 using ::valet::testing::TempDir;
 using ::valet::testing::WaitFor;
@@ -55,58 +58,6 @@ struct RunResult {
 std::ostream& operator<<(std::ostream& os, const RunResult& r) {
   return os << "exit " << r.exit_code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
 }
-
-// A data plane stand-in on the real attach stream: says hello, then answers every snapshot.
-class FakeDataPlane {
- public:
-  enum class Mode { kAck, kNack, kSilent };
-
-  FakeDataPlane(const std::string& server, std::string id, Mode mode)
-      : id_(std::move(id)), mode_(mode) {
-    channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
-    stub_ = v1::AttachService::NewStub(channel_);
-    stream_ = stub_->Attach(&context_);
-    v1::DataPlaneMessage hello;
-    hello.mutable_hello()->set_id(id_);
-    hello.mutable_hello()->set_address("127.0.0.1:18000");
-    stream_->Write(hello);
-    reader_ = std::thread([this] { ReadLoop(); });
-  }
-  ~FakeDataPlane() {
-    context_.TryCancel();
-    reader_.join();
-  }
-
-  // Version of the last snapshot received (0 before the first).
-  uint64_t last_snapshot() const { return last_snapshot_.load(); }
-
- private:
-  void ReadLoop() {
-    v1::ControlPlaneMessage message;
-    while (stream_->Read(&message)) {
-      if (!message.has_snapshot()) continue;
-      uint64_t version = message.snapshot().version();
-      v1::DataPlaneMessage answer;
-      if (mode_ == Mode::kAck) {
-        answer.mutable_ack()->set_version(version);
-      } else if (mode_ == Mode::kNack) {
-        answer.mutable_nack()->set_version(version);
-        answer.mutable_nack()->set_reason(absl::StrCat("fake refusal of version ", version));
-      }
-      if (mode_ != Mode::kSilent && !stream_->Write(answer)) break;
-      last_snapshot_.store(version);
-    }
-  }
-
-  std::string id_;
-  Mode mode_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::AttachService::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::DataPlaneMessage, v1::ControlPlaneMessage>> stream_;
-  std::thread reader_;
-  std::atomic<uint64_t> last_snapshot_{0};
-};
 
 std::string AppJson(const std::string& name, int port = 9050) {
   return absl::StrCat(R"({"name": ")", name, R"(", "description": "app )", name,
@@ -429,19 +380,21 @@ TEST_F(ValetctlE2eTest, ApplyWaitWithoutDataPlanes) {
 }
 
 TEST_F(ValetctlE2eTest, ApplyWaitReturnsAfterEveryDataPlaneAcked) {
-  FakeDataPlane a(server_, "dp-a", FakeDataPlane::Mode::kAck);
-  FakeDataPlane b(server_, "dp-b", FakeDataPlane::Mode::kAck);
+  FakeDataPlane a, b;
+  auto client_a = a.Client(server_, "dp-a");
+  auto client_b = b.Client(server_, "dp-b");
+  client_a->Start();
+  client_b->Start();
   uint64_t v0 = Version();
-  ASSERT_TRUE(WaitFor([&] { return a.last_snapshot() == v0 && b.last_snapshot() == v0; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return a.serving() == v0 && b.serving() == v0; }, absl::Seconds(10)));
 
   RunResult r = Ctl({"apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, absl::StrCat("applied 1 app (a): version ", v0 + 1, "\nversion ", v0 + 1,
                                 " ACKed by 2 data planes: dp-a, dp-b\n"));
   // Both had the snapshot before valetctl returned.
-  EXPECT_EQ(a.last_snapshot(), v0 + 1);
-  EXPECT_EQ(b.last_snapshot(), v0 + 1);
+  EXPECT_EQ(a.serving(), v0 + 1);
+  EXPECT_EQ(b.serving(), v0 + 1);
 
   r = Ctl({"-o", "json", "apply", "--wait", "-f", WriteApp("b.json", AppJson("b"))});
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -457,21 +410,25 @@ TEST_F(ValetctlE2eTest, ApplyWaitReturnsAfterEveryDataPlaneAcked) {
 
   r = Ctl({"dataplanes"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_THAT(r.out, HasSubstr("dp-a   127.0.0.1:18000   in sync"));
-  EXPECT_THAT(r.out, HasSubstr("dp-b   127.0.0.1:18000   in sync"));
+  EXPECT_THAT(r.out, HasSubstr("dp-a   127.0.0.1:8000   in sync"));
+  EXPECT_THAT(r.out, HasSubstr("dp-b   127.0.0.1:8000   in sync"));
 }
 
 TEST_F(ValetctlE2eTest, ApplyWaitNamesTheDataPlanesThatNacked) {
-  FakeDataPlane good(server_, "dp-good", FakeDataPlane::Mode::kAck);
-  FakeDataPlane bad(server_, "dp-bad", FakeDataPlane::Mode::kNack);
+  FakeDataPlane good, bad;
+  auto client_good = good.Client(server_, "dp-good");
+  auto client_bad = bad.Client(server_, "dp-bad");
+  client_good->Start();
+  client_bad->Start();
   uint64_t v0 = Version();
-  ASSERT_TRUE(WaitFor([&] { return good.last_snapshot() == v0 && bad.last_snapshot() == v0; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return good.serving() == v0 && bad.serving() == v0; }, absl::Seconds(10)));
+  bad.RefuseFrom(v0 + 1);
 
   RunResult r = Ctl({"apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_EQ(r.err, absl::StrCat("error: data plane dp-bad (127.0.0.1:18000) NACKed version ",
-                                v0 + 1, ": fake refusal of version ", v0 + 1, "\n"));
+  EXPECT_EQ(r.err, absl::StrCat("error: data plane dp-bad (127.0.0.1:8000) NACKed version ", v0 + 1,
+                                ": fake refusal of version ", v0 + 1, "\n"));
 
   r = Ctl({"dataplanes"});
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -480,12 +437,17 @@ TEST_F(ValetctlE2eTest, ApplyWaitNamesTheDataPlanesThatNacked) {
 }
 
 TEST_F(ValetctlE2eTest, ApplyWaitTimesOutOnASilentDataPlane) {
-  FakeDataPlane silent(server_, "dp-silent", FakeDataPlane::Mode::kSilent);
+  FakeDataPlane silent;
+  auto client = silent.Client(server_, "dp-silent");
+  client->Start();
+  // Released before the client goes, whatever happens: a client cannot stop inside an install.
+  absl::Cleanup release = [&] { silent.Hold(false); };
   uint64_t v0 = Version();
-  ASSERT_TRUE(WaitFor([&] { return silent.last_snapshot() == v0; }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return silent.serving() == v0; }, absl::Seconds(10)));
+  silent.Hold(true);
   RunResult r = Ctl({"--timeout", "1s", "apply", "--wait", "-f", WriteApp("a.json", AppJson("a"))});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_THAT(r.err, StartsWith(absl::StrCat("error: data plane dp-silent (127.0.0.1:18000) did "
+  EXPECT_THAT(r.err, StartsWith(absl::StrCat("error: data plane dp-silent (127.0.0.1:8000) did "
                                              "not answer version ",
                                              v0 + 1, " in time")));
   EXPECT_EQ(Version(), v0 + 1);  // The apply itself landed.

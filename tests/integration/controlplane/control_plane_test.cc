@@ -27,6 +27,7 @@
 #include "dataplane/control_client.h"
 #include "dataplane/snapshot_cache.h"
 #include "tests/support/binaries.h"
+#include "tests/support/fake_data_plane.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_backend.h"
@@ -36,6 +37,7 @@ namespace valet {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FakeDataPlane;
 
 // testing::WaitFor with the deadline these tests use unless they say otherwise.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(10)) {
@@ -50,97 +52,6 @@ v1::AppConfig MakeApp(const std::string& name, uint32_t port = 9050) {
   ep->set_port(port);
   return app;
 }
-
-// A fake data plane: records installed snapshots; can refuse versions or hold an install.
-class FakeDataPlane {
- public:
-  absl::Status Install(const v1::ConfigSnapshot& snapshot) {
-    absl::MutexLock lock(&mu_);
-    auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !hold_; };
-    mu_.Await(absl::Condition(&released));
-    received_.push_back(snapshot.version());
-    if (refuse_from_ != 0 && snapshot.version() >= refuse_from_) {
-      return absl::InvalidArgumentError("route table: conflict on /x");
-    }
-    serving_ = snapshot.version();
-    epoch_ = snapshot.epoch();
-    return absl::OkStatus();
-  }
-  uint64_t serving() {
-    absl::MutexLock lock(&mu_);
-    return serving_;
-  }
-  std::vector<uint64_t> received() {
-    absl::MutexLock lock(&mu_);
-    return received_;
-  }
-  void set_serving(uint64_t v, uint64_t epoch) {
-    absl::MutexLock lock(&mu_);
-    serving_ = v;
-    epoch_ = epoch;
-  }
-  ServedVersion served() {
-    absl::MutexLock lock(&mu_);
-    return {epoch_, serving_};
-  }
-  void RefuseFrom(uint64_t v) {
-    absl::MutexLock lock(&mu_);
-    refuse_from_ = v;
-  }
-  void Hold(bool hold) {
-    absl::MutexLock lock(&mu_);
-    hold_ = hold;
-  }
-  // What its status reports count as requests and errors.
-  void SetCounters(uint64_t requests, uint64_t errors) {
-    absl::MutexLock lock(&mu_);
-    requests_ = requests;
-    errors_ = errors;
-  }
-  v1::StatusReport Report() {
-    absl::MutexLock lock(&mu_);
-    v1::StatusReport report;
-    report.set_version(serving_);
-    report.set_epoch(epoch_);
-    report.set_workers(2);
-    report.set_requests(requests_);
-    report.set_errors(errors_);
-    return report;
-  }
-
-  std::unique_ptr<ControlClient> Client(const std::string& target, const std::string& id,
-                                        const std::string& cache_dir = "") {
-    ControlClientOptions options;
-    options.targets = {target};
-    return Client(options, id, cache_dir);
-  }
-  std::unique_ptr<ControlClient> Client(ControlClientOptions options, const std::string& id,
-                                        const std::string& cache_dir = "") {
-    options.id = id;
-    options.address = "127.0.0.1:8000";
-    options.cache_dir = cache_dir;
-    options.min_backoff = absl::Milliseconds(20);
-    options.max_backoff = absl::Milliseconds(200);
-    return ControlClient::Create(
-        options,
-        [this](const v1::ConfigSnapshot& s, ServedFn served) {
-          absl::Status installed = Install(s);
-          if (installed.ok()) served();  // No workers: it serves once installed.
-          return installed;
-        },
-        [this] { return served(); }, [this] { return Report(); });
-  }
-
- private:
-  absl::Mutex mu_;
-  uint64_t serving_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t refuse_from_ ABSL_GUARDED_BY(mu_) = 0;
-  bool hold_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<uint64_t> received_ ABSL_GUARDED_BY(mu_);
-};
 
 struct HttpResult {
   int status = 0;
@@ -302,11 +213,11 @@ TEST_F(ControlPlaneTest, NackIsRecordedAndNotCached) {
   EXPECT_TRUE(w.complete());
   ASSERT_EQ(w.nacked_size(), 1);
   EXPECT_EQ(w.nacked(0).last_nack_version(), v);
-  EXPECT_EQ(w.nacked(0).last_nack_reason(), "route table: conflict on /x");
+  EXPECT_EQ(w.nacked(0).last_nack_reason(), absl::StrCat("fake refusal of version ", v));
   std::vector<v1::DataPlaneStatus> dps = DataPlanes();
   ASSERT_EQ(dps.size(), 1u);
   EXPECT_EQ(dps[0].version(), 1u);
-  EXPECT_EQ(dps[0].last_nack_reason(), "route table: conflict on /x");
+  EXPECT_EQ(dps[0].last_nack_reason(), absl::StrCat("fake refusal of version ", v));
   EXPECT_EQ(dp.serving(), 1u);
   EXPECT_EQ(LoadSnapshotCache(cache)->version(), 1u);
 }

@@ -8,8 +8,9 @@ namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
   (void)app;  // Auth and the rate limit read their settings from here.
-  static const auto* const proxy = new std::shared_ptr<const Handler>(new ProxyHandler());
-  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), *proxy);
+  // Handlers hold no state of their own: one proxy serves every app of every snapshot.
+  static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
+  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), proxy);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

@@ -218,10 +218,15 @@ void UpstreamCall::OnConnected(beast::error_code ec, std::unique_ptr<UpstreamCon
 
 void UpstreamCall::Release(bool reusable) {
   if (!upstream_) return;
+  // After an answer to a request whose body was not sent whole, the connection is unusable.
+  bool reuse = reusable && !client_gone() && !early_answer_;
+  worker_.pool().Release(Detach(), reuse);
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamCall::Detach() {
   EndpointState& state = worker_.balancer().StateOf(*endpoint_);
   if (state.outstanding > 0) state.outstanding--;
-  // After an answer to a request whose body was not sent whole, the connection is unusable.
-  worker_.pool().Release(std::move(upstream_), reusable && !client_gone() && !early_answer_);
+  return std::move(upstream_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,9 +399,7 @@ void UpstreamCall::SwitchProtocols() {
                       }
                       self->ended_ = true;
                       auto hold = std::move(self->hold_);
-                      EndpointState& state = self->worker_.balancer().StateOf(*self->endpoint_);
-                      if (state.outstanding > 0) state.outstanding--;
-                      self->downstream_->Tunnel(std::move(self->upstream_));
+                      self->downstream_->Tunnel(self->Detach());
                     });
 }
 
@@ -487,14 +490,11 @@ void UpstreamCall::ReadBufferedBody() {
         if (ec == beast::error::timeout) {
           return self->FailUpstream(errors::UpstreamTimeout(), UpstreamError::kTimeout);
         }
-        if (ec) {
-          return self->FailUpstream(IsHttpParseError(ec) && !IsConnectionLoss(ec)
-                                        ? errors::BadUpstreamResponse(ec.message())
-                                        : errors::UpstreamReset(),
-                                    IsHttpParseError(ec) && !IsConnectionLoss(ec)
-                                        ? UpstreamError::kBadResponse
-                                        : UpstreamError::kReset);
+        if (IsHttpParseError(ec) && !IsConnectionLoss(ec)) {
+          return self->FailUpstream(errors::BadUpstreamResponse(ec.message()),
+                                    UpstreamError::kBadResponse);
         }
+        if (ec) return self->FailUpstream(errors::UpstreamReset(), UpstreamError::kReset);
         int status = self->buffered_->get().result_int();
         self->Release(self->buffered_->keep_alive() && self->upstream_->buffer.size() == 0);
         self->Finished(status);

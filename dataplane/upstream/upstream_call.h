@@ -105,6 +105,8 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
   bool RetryOnFreshConnection(boost::beast::error_code ec);
   void FailUpstream(const GatewayError& error, UpstreamError kind);
   void Release(bool reusable);
+  // The connection leaves the pool's care (a tunnel takes it); the endpoint's count drops.
+  std::unique_ptr<UpstreamConnection> Detach();
   bool client_gone() const;
 
   // Endings.

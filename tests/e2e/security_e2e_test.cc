@@ -21,6 +21,7 @@
 #include "grpcpp/grpcpp.h"
 #include "tests/e2e/dataplane_fixture.h"
 #include "tests/support/control_plane_process.h"
+#include "tests/support/dataplane_process.h"
 #include "valet/v1/control.grpc.pb.h"
 
 namespace valet::testing {
@@ -86,32 +87,11 @@ class SecurityTest : public ::testing::Test {
 
   // Starts a data plane attached to the control plane; returns its proxy listener.
   std::string StartDataplane(const std::string& id, std::vector<std::string> extra) {
-    auto bin = DataplaneBinary();
-    EXPECT_TRUE(bin.ok()) << bin.status();
-    if (!bin.ok()) return "";
-    std::string port_file = dir_.Join(id + ".ports");
-    std::vector<std::string> args = {"--control-plane",
-                                     grpc_,
-                                     "--id",
-                                     id,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--admin-listen",
-                                     "127.0.0.1:0",
-                                     "--port-file",
-                                     port_file,
-                                     "--workers",
-                                     "1",
-                                     "--control-backoff-max-ms",
-                                     "300"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto p = Process::Start(*bin, args);
-    EXPECT_TRUE(p.ok()) << p.status();
-    if (!p.ok()) return "";
-    dataplanes_.push_back(std::move(*p));
-    auto ports = WaitForPortFile(port_file, absl::Seconds(20));
-    EXPECT_TRUE(ports.ok()) << ports.status() << dataplanes_.back()->Log();
-    return ports.ok() ? (*ports)["listen"] : "";
+    auto dp = StartAttachedDataplaneProcess(grpc_, id, dir_.Join(id + ".ports"), extra);
+    EXPECT_TRUE(dp.ok()) << dp.status();
+    if (!dp.ok()) return "";
+    dataplanes_.push_back(std::move(dp->process));
+    return dp->listen;
   }
 
   CtlResult Valetctl(std::vector<std::string> args, std::vector<std::string> env = {}) {

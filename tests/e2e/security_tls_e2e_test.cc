@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "tests/e2e/dataplane_fixture.h"
 #include "tests/support/control_plane_process.h"
+#include "tests/support/dataplane_process.h"
 
 namespace valet::testing {
 namespace {
@@ -132,32 +133,11 @@ class TlsTest : public ::testing::Test {
   }
 
   std::string StartDataplane(const std::string& id, std::vector<std::string> extra) {
-    auto bin = DataplaneBinary();
-    EXPECT_TRUE(bin.ok());
-    if (!bin.ok()) return "";
-    std::string port_file = dir_.Join(id + ".ports");
-    std::vector<std::string> args = {"--control-plane",
-                                     grpc_,
-                                     "--id",
-                                     id,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--admin-listen",
-                                     "127.0.0.1:0",
-                                     "--port-file",
-                                     port_file,
-                                     "--workers",
-                                     "1",
-                                     "--control-backoff-max-ms",
-                                     "300"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto p = Process::Start(*bin, args);
-    EXPECT_TRUE(p.ok()) << p.status();
-    if (!p.ok()) return "";
-    dataplanes_.push_back(std::move(*p));
-    auto ports = WaitForPortFile(port_file, absl::Seconds(20));
-    EXPECT_TRUE(ports.ok()) << ports.status();
-    return ports.ok() ? (*ports)["listen"] : "";
+    auto dp = StartAttachedDataplaneProcess(grpc_, id, dir_.Join(id + ".ports"), extra);
+    EXPECT_TRUE(dp.ok()) << dp.status();
+    if (!dp.ok()) return "";
+    dataplanes_.push_back(std::move(dp->process));
+    return dp->listen;
   }
 
   CtlResult Valetctl(std::vector<std::string> args);

@@ -38,6 +38,14 @@ struct EndpointSpec {
 
 class Pipeline;
 
+// A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
+// (the seed's single authKey, name ""). The rate limiter charges its budget when limit_value > 0.
+struct ConsumerRoute {
+  std::string name;
+  uint32_t limit_value = 0;  // 0: no budget of its own.
+  std::chrono::seconds limit_period{60};
+};
+
 // One app as the request path sees it. Later features add their compiled parts here (auth: keys
 // and header; limits: budgets; mocks: table; fan-out: routes) and a stage or handler to
 // `pipeline`.

@@ -11,7 +11,7 @@ packages=(
   # libraries
   libboost1.74-dev libboost-system1.74-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  nlohmann-json3-dev libabsl-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libabsl-dev libgtest-dev libgmock-dev libssl-dev
   # tests: real HTTP clients/servers and the Python automation client
   curl python3 python3-grpcio python3-protobuf
   # tests: certificates made at test time (TLS between the planes)

@@ -63,6 +63,7 @@ struct Exchange {
   bool keep_alive = false;  // The client connection stays open after this answer.
 
   // Added by stages.
+  const ConsumerRoute* consumer = nullptr;  // Auth: who called (in the pinned snapshot).
   ResponseFields response_fields;
 
   // Pipeline position: stages already run (a stage that waits resumes from here).

@@ -50,7 +50,9 @@ TEST_F(DataplaneTest, AClientThatStopsReadingIsCutOff) {
   ASSERT_TRUE(conn);
   ASSERT_TRUE(conn->Write("GET /a/big HTTP/1.1\r\nHost: h\r\n\r\n", absl::Seconds(5)).ok());
   // The client reads nothing: once the buffers are full the gateway's write deadline passes and
-  // it closes the connection, and the backend's.
+  // it closes the connection, and the backend's. (Both counts are zero before the request
+  // reaches the backend too: wait for it first.)
+  ASSERT_TRUE(backend->WaitForRequests(1, absl::Seconds(10)));
   EXPECT_TRUE(WaitForMetric("valet_active_connections", 0));
   EXPECT_TRUE(WaitFor([&] { return backend->open_connections() == 0; }, absl::Seconds(10)));
   auto rest = conn->ReadToEnd(absl::Seconds(10));

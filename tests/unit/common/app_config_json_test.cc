@@ -172,12 +172,22 @@ TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
         r->SetUInt32(&app, f, 7 + i);
         break;
       case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
-        v1::Endpoint* ep = app.add_endpoints();
-        ep->set_host("h");
-        ep->set_port(1);
-        ep->set_path("/p");
-        ep->set_scheme("http");
-        ep->set_weight(2);
+        // One element whose every scalar field is set.
+        google::protobuf::Message* element = r->AddMessage(&app, f);
+        const google::protobuf::Descriptor* ed = element->GetDescriptor();
+        const google::protobuf::Reflection* er = element->GetReflection();
+        for (int j = 0; j < ed->field_count(); ++j) {
+          const google::protobuf::FieldDescriptor* ef = ed->field(j);
+          if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+            er->SetString(element, ef, "x" + ef->name());
+          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT32) {
+            er->SetUInt32(element, ef, 1 + j);
+          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
+            er->SetBool(element, ef, true);
+          } else {
+            ADD_FAILURE() << ef->full_name() << ": a field type this test does not fill";
+          }
+        }
         break;
       }
       default:

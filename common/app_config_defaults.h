@@ -11,6 +11,8 @@
 namespace valet {
 
 inline constexpr std::string_view kDefaultAuthHeader = "X-Valet-Auth";
+// The header that carries the authenticated consumer's name to the backend.
+inline constexpr std::string_view kConsumerHeader = "X-Valet-Consumer";
 inline constexpr uint32_t kDefaultLimitPeriodSeconds = 60;
 inline constexpr std::string_view kDefaultScheme = "http";
 inline constexpr uint32_t kDefaultEndpointWeight = 1;

@@ -355,6 +355,7 @@ const FieldRule kFieldRules[] = {
     {"valet.v1.AppConfig.endpoints", true, nullptr, kMaxEndpointsPerApp, TooManyEndpointsError},
     {"valet.v1.AppConfig.connect_timeout_ms", false, &kTimeoutMsRange},
     {"valet.v1.AppConfig.request_timeout_ms", false, &kTimeoutMsRange},
+    {"valet.v1.AppConfig.consumers", false, nullptr, kMaxConsumersPerApp, TooManyConsumersError},
     {"valet.v1.Consumer.limit_value", false, &kLimitValueRange},
     {"valet.v1.Consumer.limit_period_seconds", false, &kLimitPeriodSecondsRange},
     {"valet.v1.Endpoint.host", true},

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/error_text.h"
 #include "common/message_limits.h"
+#include "common/secret_redaction.h"
+#include "common/sha256.h"
 #include "common/string_view.h"
 #include "common/validation_errors.h"
 
@@ -46,10 +51,90 @@ bool InRange(uint32_t value, const NumericRange& range) {
 
 std::string AtMostBytes(size_t limit) { return absl::StrCat("must be at most ", limit, " bytes"); }
 
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
+}
+
+// A consumer name: what X-Valet-Consumer carries to the backend and what limits are shown by.
+bool IsValidConsumerName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxConsumerNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == '@';
+  });
+}
+
+constexpr std::string_view kRedactedRefusal =
+    "is a redacted value that stands for no stored key (a redacted value keeps the key stored "
+    "for the same app, or the consumer of the same name, when applied through the control "
+    "plane): give the key itself";
+
+// The consumers of `app`: names, keys, and no two consumers (or a consumer and authKey) with the
+// same name or key. Keys are compared by their SHA-256, so a plain key and a keySha256 of the same
+// key are the same key. Errors name the field, never the key.
+void ValidateConsumers(const v1::AppConfig& app,
+                       const std::function<void(std::string_view, std::string_view)>& error) {
+  if (static_cast<size_t>(app.consumers_size()) > kMaxConsumersPerApp) {
+    error("consumers", TooManyConsumersError(app.consumers_size()));
+    return;
+  }
+  std::map<std::string, int> by_name;
+  std::map<std::string, std::string> by_digest;  // Hex SHA-256 -> the field that holds it.
+  if (!app.auth_key().empty() && !IsRedactedMarker(app.auth_key())) {
+    by_digest.emplace(Sha256Hex(app.auth_key()), "authKey");
+  }
+  for (int i = 0; i < app.consumers_size(); ++i) {
+    const v1::Consumer& c = app.consumers(i);
+    std::string path = absl::StrCat("consumers[", i, "]");
+    if (c.name().empty()) {
+      error(path + ".name", "is required");
+    } else if (!IsValidConsumerName(c.name())) {
+      error(path + ".name",
+            absl::StrCat(QuoteForError(c.name()), " is not a consumer name: use 1 to ",
+                         kMaxConsumerNameBytes, " of A-Z a-z 0-9 . _ - @"));
+    } else if (auto [it, inserted] = by_name.emplace(c.name(), i); !inserted) {
+      error(path + ".name", absl::StrCat("duplicate consumer name ", QuoteForError(c.name()),
+                                         " (also consumers[", it->second, "])"));
+    }
+    std::string digest;
+    if (!c.key().empty() && !c.key_sha256().empty()) {
+      error(path, "has both key and keySha256: give one");
+    } else if (c.key().empty() && c.key_sha256().empty()) {
+      error(path + ".key", "is required and must not be empty (or give keySha256)");
+    } else if (!c.key().empty()) {
+      if (c.key().size() > kMaxAuthKeyBytes) {
+        error(path + ".key", AtMostBytes(kMaxAuthKeyBytes));
+      } else if (IsRedactedMarker(c.key())) {
+        error(path + ".key", kRedactedRefusal);
+      } else {
+        digest = Sha256Hex(c.key());
+      }
+    } else if (c.key_sha256().size() != 64 || !IsLowerHex(absl::AsciiStrToLower(c.key_sha256()))) {
+      error(path + ".keySha256", "must be 64 hex digits (the SHA-256 of the key)");
+    } else {
+      digest = absl::AsciiStrToLower(c.key_sha256());
+    }
+    if (!digest.empty()) {
+      std::string field = absl::StrCat(path, c.key().empty() ? ".keySha256" : ".key");
+      auto [it, inserted] = by_digest.emplace(digest, field);
+      if (!inserted) error(field, absl::StrCat("is the same key as ", it->second));
+    }
+    if (!InRange(c.limit_period_seconds(), kLimitPeriodSecondsRange)) {
+      error(path + ".limitPeriodSeconds", RangeError(kLimitPeriodSecondsRange));
+    }
+  }
+}
+
 }  // namespace
 
 std::string RangeError(const NumericRange& range) {
   return absl::StrCat("must be ", range.lo, "..", range.hi, AsAbsl(range.note));
+}
+
+std::string TooManyConsumersError(size_t count) {
+  return absl::StrCat("must be at most ", kMaxConsumersPerApp, " consumers, got ", count);
 }
 
 std::string TooManyEndpointsError(size_t count) {
@@ -95,14 +180,22 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
     error("description", AtMostBytes(kMaxDescriptionBytes));
   }
   // The key itself never appears in an error: only its field and its size limit.
-  if (app.authorize() && app.auth_key().empty()) {
-    error("authKey", "is required when authorize is true");
+  if (app.authorize() && app.auth_key().empty() && app.consumers().empty()) {
+    error("authKey", "is required when authorize is true (or at least one consumer)");
   }
-  if (app.auth_key().size() > kMaxAuthKeyBytes) error("authKey", AtMostBytes(kMaxAuthKeyBytes));
+  if (app.auth_key().size() > kMaxAuthKeyBytes) {
+    error("authKey", AtMostBytes(kMaxAuthKeyBytes));
+  } else if (IsRedactedMarker(app.auth_key())) {
+    error("authKey", kRedactedRefusal);
+  }
+  ValidateConsumers(app, error);
   if (app.auth_header().size() > kMaxHeaderNameBytes) {
     error("authHeader", AtMostBytes(kMaxHeaderNameBytes));
   } else if (!std::all_of(app.auth_header().begin(), app.auth_header().end(), IsTokenChar)) {
     error("authHeader", absl::StrCat(QuoteForError(app.auth_header()), " is not a header name"));
+  } else if (absl::EqualsIgnoreCase(app.auth_header(), AsAbsl(kConsumerHeader))) {
+    error("authHeader", absl::StrCat("cannot be ", AsAbsl(kConsumerHeader),
+                                     ": the gateway sets that header itself"));
   }
   if (app.rate_limit() && app.limit_value() == 0) {
     error("limitValue", "must be at least 1 when rateLimit is true");

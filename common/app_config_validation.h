@@ -38,6 +38,9 @@ std::string RangeError(const NumericRange& range);
 // before reading it, validation refuses such a request.
 std::string TooManyEndpointsError(size_t count);
 
+// "must be at most kMaxConsumersPerApp consumers, got COUNT", the same way.
+std::string TooManyConsumersError(size_t count);
+
 // Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
                                                    std::string_view source);

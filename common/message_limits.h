@@ -29,6 +29,8 @@ inline constexpr size_t kMaxAuthKeyBytes = 1024;
 inline constexpr size_t kMaxHeaderNameBytes = 256;
 inline constexpr size_t kMaxEndpointPathBytes = 2048;
 inline constexpr size_t kMaxEndpointsPerApp = 1024;
+inline constexpr size_t kMaxConsumersPerApp = 100000;
+inline constexpr size_t kMaxConsumerNameBytes = 64;
 
 }  // namespace valet
 

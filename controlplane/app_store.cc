@@ -13,6 +13,7 @@
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
 #include "common/logging.h"
+#include "common/secret_redaction.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 
@@ -50,8 +51,14 @@ size_t WidestSnapshotBytes(const v1::ConfigSnapshot& snapshot) {
 
 std::string Apps(size_t n) { return absl::StrCat(n, n == 1 ? " app" : " apps"); }
 
-// An app whose file must not be readable by others. (Consumer keys join here when apps have them.)
-bool HoldsSecret(const v1::AppConfig& app) { return !app.auth_key().empty(); }
+// An app whose file must not be readable by others: it holds an auth key or a consumer's key.
+bool HoldsSecret(const v1::AppConfig& app) {
+  if (!app.auth_key().empty()) return true;
+  for (const v1::Consumer& c : app.consumers()) {
+    if (!c.key().empty()) return true;
+  }
+  return false;
+}
 
 // The permission bits of `path` if it is a regular file that group or others may access.
 std::optional<mode_t> OpenToOthers(const std::string& path) {
@@ -190,6 +197,16 @@ absl::Status AppStore::CheckExpected(const ChangeOptions& options) const {
   return absl::OkStatus();
 }
 
+std::vector<SourcedApp> AppStore::WithStoredSecrets(const Entries& entries,
+                                                    const std::vector<SourcedApp>& apps) {
+  std::vector<SourcedApp> out = apps;
+  for (SourcedApp& s : out) {
+    auto it = entries.find(s.app.name());
+    RestoreRedactedSecrets(it == entries.end() ? nullptr : &it->second.app, s.app);
+  }
+  return out;
+}
+
 absl::Status AppStore::ValidateWith(const Entries& entries, const std::vector<SourcedApp>& apps) {
   if (apps.empty()) return absl::InvalidArgumentError("no apps given");
   std::vector<SourcedApp> set;
@@ -205,13 +222,15 @@ absl::Status AppStore::ValidateWith(const Entries& entries, const std::vector<So
 
 absl::Status AppStore::Validate(const std::vector<SourcedApp>& apps) const {
   // The published state: a change in progress (maybe stuck in a slow write) is not waited for.
-  return ValidateWith(*entries(), apps);
+  std::shared_ptr<const Entries> current = entries();
+  return ValidateWith(*current, WithStoredSecrets(*current, apps));
 }
 
-absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& apps,
+absl::StatusOr<uint64_t> AppStore::Apply(const std::vector<SourcedApp>& applied,
                                          const ChangeOptions& options) {
   absl::MutexLock lock(&change_mu_);
   RETURN_IF_ERROR(CheckExpected(options));
+  const std::vector<SourcedApp> apps = WithStoredSecrets(entries_, applied);
   RETURN_IF_ERROR(ValidateWith(entries_, apps));
 
   Entries next = entries_;

@@ -104,8 +104,9 @@ class AppStore {
   // NOT_FOUND if no app has this name.
   absl::StatusOr<v1::AppConfig> Get(const std::string& name) const;
 
-  // Creates or replaces each app (matched by name). Returns the new version (the current one on
-  // dry_run). `source` of each app names it in errors ("apps[0]", "request").
+  // Creates or replaces each app (matched by name). A redacted secret (as GetApp shows it) keeps
+  // the secret stored for that app or consumer (common/secret_redaction.h). Returns the new version
+  // (the current one on dry_run). `source` of each app names it in errors ("apps[0]", "request").
   absl::StatusOr<uint64_t> Apply(const std::vector<SourcedApp>& apps, const ChangeOptions& options);
 
   // Deletes one app and its file. NOT_FOUND if unknown.
@@ -143,6 +144,10 @@ class AppStore {
 
   absl::Status CheckExpected(const ChangeOptions& options) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // `apps` with each redacted secret replaced by the secret of `entries` it stands for
+  // (common/secret_redaction.h): what a get, edit, apply sends back keeps the stored keys.
+  static std::vector<SourcedApp> WithStoredSecrets(const Entries& entries,
+                                                   const std::vector<SourcedApp>& apps);
   // The errors of the set `entries` with `apps` created or replaced.
   static absl::Status ValidateWith(const Entries& entries, const std::vector<SourcedApp>& apps);
   // Checks the size of the resulting snapshot, persists version_ + 1 and (if write_files) writes

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/secret_redaction.h"
 #include "common/status_macros.h"
 #include "common/validation_errors.h"
 
@@ -29,7 +30,8 @@ v1::ListAppsResponse ControlApi::ListApps() const {
   std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
   v1::ListAppsResponse response;
   response.set_version(snap->version());
-  *response.mutable_apps() = snap->apps();
+  response.mutable_apps()->Reserve(snap->apps_size());
+  for (const v1::AppConfig& app : snap->apps()) *response.add_apps() = RedactSecrets(app);
   return response;
 }
 
@@ -39,7 +41,7 @@ absl::StatusOr<v1::GetAppResponse> ControlApi::GetApp(const v1::GetAppRequest& r
     if (app.name() == request.name()) {
       v1::GetAppResponse response;
       response.set_version(snap->version());
-      *response.mutable_app() = app;
+      *response.mutable_app() = RedactSecrets(app);
       return response;
     }
   }

@@ -29,6 +29,7 @@ class ControlApi {
   AppStore* store() const { return store_; }
   DataplaneRegistry* registry() const { return registry_; }
 
+  // Apps as answers show them: secrets redacted (common/secret_redaction.h), here and only here.
   v1::ListAppsResponse ListApps() const;
   absl::StatusOr<v1::GetAppResponse> GetApp(const v1::GetAppRequest& request) const;
   // `source` names the request's apps in errors: "SOURCE[I]" for each app, or SOURCE alone when

@@ -16,20 +16,30 @@ namespace {
 // Shorter keys occur in the fixed words of errors by chance.
 constexpr size_t kMinKeyBytesToLookFor = 16;
 
-// True if an error may show the auth key: it is long enough to be no chance match, and no other
-// field (which errors may quote) holds it.
-bool LeaksKey(const v1::AppConfig& app, std::string_view error) {
-  const std::string& key = app.auth_key();
+// True if an error may show `key` (the auth key or a consumer's): it is long enough to be no
+// chance match, and no other field (which errors may quote) holds it.
+bool LeaksSecret(const v1::AppConfig& app, const std::string& key, std::string_view error) {
   if (key.size() < kMinKeyBytesToLookFor || error.find(key) == std::string_view::npos) return false;
   std::vector<std::string> quotable = {app.name(), app.description(), app.auth_header(),
                                        app.balancing()};
   for (const v1::Endpoint& ep : app.endpoints()) {
     quotable.insert(quotable.end(), {ep.host(), ep.path(), ep.scheme()});
   }
+  for (const v1::Consumer& c : app.consumers()) {
+    quotable.insert(quotable.end(), {c.name(), c.key_sha256()});
+  }
   for (const std::string& field : quotable) {
     if (field.find(key) != std::string::npos) return false;
   }
   return true;
+}
+
+bool LeaksKey(const v1::AppConfig& app, std::string_view error) {
+  if (LeaksSecret(app, app.auth_key(), error)) return true;
+  for (const v1::Consumer& c : app.consumers()) {
+    if (LeaksSecret(app, c.key(), error)) return true;
+  }
+  return false;
 }
 
 }  // namespace

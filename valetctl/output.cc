@@ -7,6 +7,7 @@
 #include "common/app_config_defaults.h"
 #include "common/control_answer_json.h"
 #include "common/error_body.h"
+#include "common/secret_redaction.h"
 #include "common/string_view.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -116,14 +117,35 @@ std::string RenderAppsTable(const v1::ListAppsResponse& response) {
   return table.Render();
 }
 
+namespace {
+// The control plane answers with keys redacted ("<redacted sha256:ab12cd34>"), shown as they
+// are; anything else is hidden all the same.
+std::string ShownKey(const std::string& key) {
+  return IsRedactedMarker(key) ? key : "(set, hidden; see -o json)";
+}
+}  // namespace
+
 std::string RenderAppDetails(const v1::AppConfig& app) {
   Table table({"FIELD", "VALUE"});
   table.AddRow({"name", app.name()});
   table.AddRow({"description", app.description()});
   table.AddRow({"authorize", YesNo(app.authorize())});
-  if (app.authorize() || !app.auth_key().empty()) {
-    table.AddRow({"authKey", app.auth_key().empty() ? "(unset)" : "(set, hidden; see -o json)"});
+  if (app.authorize() || !app.auth_key().empty() || !app.consumers().empty()) {
+    table.AddRow({"authKey", app.auth_key().empty() ? "(unset)" : ShownKey(app.auth_key())});
     table.AddRow({"authHeader", std::string(AuthHeaderOf(app))});
+  }
+  for (int i = 0; i < app.consumers_size(); ++i) {
+    const v1::Consumer& c = app.consumers(i);
+    std::string value =
+        absl::StrCat(c.name(), ", key ",
+                     c.key().empty() ? absl::StrCat("sha256:", c.key_sha256()) : ShownKey(c.key()));
+    if (c.limit_value() != 0) {
+      absl::StrAppend(
+          &value, ", limit ", c.limit_value(), " per ",
+          c.limit_period_seconds() == 0 ? kDefaultLimitPeriodSeconds : c.limit_period_seconds(),
+          "s");
+    }
+    table.AddRow({absl::StrCat("consumers[", i, "]"), value});
   }
   table.AddRow({"rateLimit", YesNo(app.rate_limit())});
   if (app.rate_limit()) {

@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/secret_redaction.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -223,14 +224,15 @@ TEST_F(ValetctlE2eTest, ApplyListGetDelete) {
   EXPECT_THAT(r.out, HasSubstr("endpoints[1]       http://auth.test.com:9051\n"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("thisismyauth")));
 
-  // -o json prints the app in its conf-file form; apply takes it back unchanged and the app
-  // reads the same afterwards.
+  // -o json prints the app in its conf-file form, its key redacted; apply takes it back unchanged
+  // (the stored key is kept) and the app reads the same afterwards.
   r = Ctl({"-o", "json", "apps", "get", "userauth"});
   ASSERT_EQ(r.exit_code, 0) << r;
   const std::string printed = r.out;
   v1::AppConfig got;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(printed, &got).ok()) << r;
-  EXPECT_EQ(got.auth_key(), "thisismyauth");
+  EXPECT_EQ(got.auth_key(), RedactedMarker("thisismyauth"));
+  EXPECT_THAT(printed, ::testing::Not(HasSubstr("thisismyauth")));
   EXPECT_EQ(got.limit_value(), 2u);
   r = Ctl({"apply", "-f", WriteApp("got.json", printed)});
   ASSERT_EQ(r.exit_code, 0) << r;

@@ -88,7 +88,8 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
   EXPECT_THAT(
       Lines(ValidateAppConfig(app, "s.json")),
       ElementsAre(
-          "s.json: name: is required", "s.json: authKey: is required when authorize is true",
+          "s.json: name: is required",
+          "s.json: authKey: is required when authorize is true (or at least one consumer)",
           "s.json: limitValue: must be at least 1 when rateLimit is true",
           "s.json: endpoints[0].host: is required", "s.json: endpoints[0].port: must be 1..65535",
           "s.json: endpoints[0].path: \"x\" must be empty or start with \"/\", without spaces, "

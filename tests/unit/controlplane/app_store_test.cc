@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/app_config_json.h"
 #include "common/conf_dir.h"
+#include "common/secret_redaction.h"
 #include "controlplane/conf_dir_lock.h"
 #include "controlplane/dataplane_registry.h"
 #include "controlplane/rest_admin.h"
@@ -1004,6 +1005,49 @@ TEST(SnapshotCacheTest, SavesAtomicallyAndLoads) {
   ASSERT_TRUE(
       WriteFileAtomically((fs::path(cache) / kSnapshotCacheFileName).string(), "\xff\xff").ok());
   EXPECT_EQ(LoadSnapshotCache(cache).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace valet
+
+namespace valet {
+namespace {
+
+// Redacted secrets (as GetApp shows them) applied back keep the stored keys, on disk and in the
+// snapshot; Validate resolves them the same way; a marker of no stored key is refused.
+TEST_F(AppStoreTest, RedactedKeysAppliedBackKeepTheStoredKeys) {
+  v1::AppConfig keyed = MakeApp("keyed");
+  keyed.set_authorize(true);
+  keyed.set_auth_key("stored-app-key-1");
+  v1::Consumer* alice = keyed.add_consumers();
+  alice->set_name("alice");
+  alice->set_key("stored-alice-key");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Apply(Req({keyed}), {}).ok());
+
+  v1::AppConfig edited = RedactSecrets(keyed);
+  edited.set_description("edited");
+  EXPECT_TRUE(store->Validate(Req({edited})).ok());
+  absl::StatusOr<uint64_t> applied = store->Apply(Req({edited}), {});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  absl::StatusOr<v1::AppConfig> got = store->Get("keyed");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->description(), "edited");
+  EXPECT_EQ(got->auth_key(), "stored-app-key-1");
+  EXPECT_EQ(got->consumers(0).key(), "stored-alice-key");
+  std::string file = ReadAll(File("keyed.json"));
+  EXPECT_NE(file.find("stored-alice-key"), std::string::npos) << file;
+  EXPECT_EQ(file.find("redacted"), std::string::npos) << file;
+
+  v1::AppConfig copy = RedactSecrets(keyed);
+  copy.set_name("copy");
+  absl::Status refused = store->Apply(Req({copy}), {}).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("apps[0]: authKey: is a redacted value"), std::string::npos)
+      << refused;
+  EXPECT_FALSE(store->Validate(Req({copy})).ok());
+  EXPECT_EQ(store->version(), *applied);
 }
 
 }  // namespace

@@ -42,6 +42,14 @@ GatewayError UpstreamTimeout() {
   return {504, "upstream_timeout", "the backend did not answer in time"};
 }
 GatewayError NotReady() { return {503, "not_ready", "this gateway has no configuration yet"}; }
+GatewayError MissingCredentials(std::string_view header) {
+  return {401, "missing_credentials",
+          absl::StrCat("this app needs a key in the ", AsAbsl(header), " header")};
+}
+GatewayError InvalidCredentials(std::string_view header) {
+  return {401, "invalid_credentials",
+          absl::StrCat("the key in the ", AsAbsl(header), " header is not valid for this app")};
+}
 }  // namespace errors
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,

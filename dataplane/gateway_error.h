@@ -30,6 +30,9 @@ GatewayError BadUpstreamResponse(std::string_view detail);
 GatewayError UpstreamOverloaded(std::string_view detail);
 GatewayError UpstreamTimeout();
 GatewayError NotReady();
+// `header`: the app's credential header (its name only: a key never goes into an answer).
+GatewayError MissingCredentials(std::string_view header);
+GatewayError InvalidCredentials(std::string_view header);
 }  // namespace errors
 
 // Builds the response; `app` may be empty (then "app" is omitted).

@@ -13,6 +13,25 @@ constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "b
 static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
               "one name per UpstreamError");
 
+constexpr const char* kAuthFailureNames[] = {"missing", "invalid"};
+static_assert(std::size(kAuthFailureNames) == static_cast<size_t>(AuthFailure::kCount),
+              "one name per AuthFailure");
+
+// Only apps that refused a request have the series (open apps never do).
+void RenderAuthFailures(const std::string& label, const AppStats& s, std::string* out) {
+  uint64_t n[static_cast<int>(AuthFailure::kCount)];
+  uint64_t total = 0;
+  for (int f = 0; f < static_cast<int>(AuthFailure::kCount); ++f) {
+    n[f] = s.auth_failures(static_cast<AuthFailure>(f));
+    total += n[f];
+  }
+  if (total == 0) return;
+  for (int f = 0; f < static_cast<int>(AuthFailure::kCount); ++f) {
+    absl::StrAppend(out, "valet_auth_failures_total{app=\"", label, "\",reason=\"",
+                    kAuthFailureNames[f], "\"} ", n[f], "\n");
+  }
+}
+
 std::string EscapeLabel(const std::string& v) {
   std::string out;
   for (char c : v) {
@@ -85,6 +104,9 @@ std::string Metrics::RenderPrometheus() const {
   std::string errors =
       "# HELP valet_upstream_errors_total Failed backend calls, by app and kind.\n"
       "# TYPE valet_upstream_errors_total counter\n";
+  std::string auth =
+      "# HELP valet_auth_failures_total Requests refused by auth (401), by app and reason.\n"
+      "# TYPE valet_auth_failures_total counter\n";
   std::string latency =
       "# HELP valet_request_duration_seconds Time from request header to response end.\n"
       "# TYPE valet_request_duration_seconds histogram\n";
@@ -111,12 +133,13 @@ std::string Metrics::RenderPrometheus() const {
     for (const auto& [name, stats] : apps_) {
       std::string label = EscapeLabel(name);
       RenderApp(label, *stats, &requests, &errors);
+      RenderAuthFailures(label, *stats, &auth);
       render_latency(label, *stats);
     }
   }
   RenderApp("", *unrouted_, &requests, nullptr);
 
-  std::string out = requests + errors + latency;
+  std::string out = requests + errors + auth + latency;
   absl::StrAppend(&out,
                   "# HELP valet_config_reloads_total Snapshot installs, by result.\n"
                   "# TYPE valet_config_reloads_total counter\n"

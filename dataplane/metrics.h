@@ -23,6 +23,9 @@ namespace valet {
 // time (the per-endpoint connection cap and its queue; answered 503 upstream_overloaded).
 enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverloaded, kCount };
 
+// Why the auth stage refused a request (401): no credential header, or a key it does not know.
+enum class AuthFailure { kMissing = 0, kInvalid, kCount };
+
 class AppStats {
  public:
   // Upper bounds of the latency buckets, in milliseconds (+Inf is implicit).
@@ -34,11 +37,18 @@ class AppStats {
     upstream_errors_[static_cast<int>(e)].fetch_add(1, std::memory_order_relaxed);
   }
 
+  void RecordAuthFailure(AuthFailure f) {
+    auth_failures_[static_cast<int>(f)].fetch_add(1, std::memory_order_relaxed);
+  }
+
   uint64_t requests(int status_class) const {  // 1..5
     return by_class_[status_class].load(std::memory_order_relaxed);
   }
   uint64_t upstream_errors(UpstreamError e) const {
     return upstream_errors_[static_cast<int>(e)].load(std::memory_order_relaxed);
+  }
+  uint64_t auth_failures(AuthFailure f) const {
+    return auth_failures_[static_cast<int>(f)].load(std::memory_order_relaxed);
   }
 
  private:
@@ -47,6 +57,7 @@ class AppStats {
   std::array<std::atomic<uint64_t>, static_cast<int>(UpstreamError::kCount)> upstream_errors_{};
   std::array<std::atomic<uint64_t>, kLatencyBucketsMs.size() + 1> latency_buckets_{};
   std::atomic<uint64_t> latency_sum_us_{0};
+  std::array<std::atomic<uint64_t>, static_cast<int>(AuthFailure::kCount)> auth_failures_{};
 };
 
 // Thread-safe registry of everything /metrics shows.

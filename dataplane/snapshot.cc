@@ -4,6 +4,7 @@
 #include "common/app_config_defaults.h"
 #include "common/app_config_validation.h"
 #include "common/string_view.h"
+#include "dataplane/auth/credentials.h"
 #include "dataplane/pipeline/pipeline.h"
 
 namespace valet {
@@ -50,6 +51,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
       spec.host_header = spec.port == 80 ? host_for_header : spec.key;
       route->endpoints.push_back(std::move(spec));
     }
+    route->credentials = AppCredentials::Compile(app);
     route->pipeline = BuildPipeline(*route);
     snapshot->apps_.emplace(app.name(), std::move(route));
   }

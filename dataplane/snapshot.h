@@ -36,6 +36,7 @@ struct EndpointSpec {
   std::optional<boost::asio::ip::address> address;  // Set when `host` is an IP literal.
 };
 
+class AppCredentials;
 class Pipeline;
 
 // A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
@@ -56,6 +57,7 @@ struct AppRoute {
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;
+  std::shared_ptr<const AppCredentials> credentials;  // authorize: true (auth/credentials.h).
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 

@@ -1,5 +1,6 @@
 #include "dataplane/pipeline/pipeline.h"
 
+#include "dataplane/auth/auth_stage.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
@@ -7,10 +8,12 @@
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
-  (void)app;  // Auth and the rate limit read their settings from here.
+  // Only the stages an app uses: an open app has none and pays for none.
+  std::vector<std::unique_ptr<const Stage>> stages;
+  if (app.credentials) stages.push_back(std::make_unique<AuthStage>(app.credentials, app.stats));
   // Handlers hold no state of their own: one proxy serves every app of every snapshot.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), proxy);
+  return std::make_shared<const Pipeline>(std::move(stages), proxy);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

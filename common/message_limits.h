@@ -9,6 +9,7 @@
 #define VALET_COMMON_MESSAGE_LIMITS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace valet {
 
@@ -29,6 +30,13 @@ inline constexpr size_t kMaxAuthKeyBytes = 1024;
 inline constexpr size_t kMaxHeaderNameBytes = 256;
 inline constexpr size_t kMaxEndpointPathBytes = 2048;
 inline constexpr size_t kMaxEndpointsPerApp = 1024;
+
+// Mocks (docs/mocks.md): also the most a recording keeps of one answer's body.
+inline constexpr size_t kMaxMocksPerApp = 256;
+inline constexpr size_t kMaxMockBodyBytes = 64u << 10;
+inline constexpr size_t kMaxMockHeaders = 32;
+inline constexpr size_t kMaxMockHeaderValueBytes = 8192;
+inline constexpr uint32_t kMaxMockDelayMs = 30000;
 
 }  // namespace valet
 

@@ -4,6 +4,7 @@
 #include "common/app_config_defaults.h"
 #include "common/app_config_validation.h"
 #include "common/string_view.h"
+#include "dataplane/mocks/mock_table.h"
 #include "dataplane/pipeline/pipeline.h"
 
 namespace valet {
@@ -49,6 +50,17 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
       spec.key = absl::StrCat(host_for_header, ":", spec.port);
       spec.host_header = spec.port == 80 ? host_for_header : spec.key;
       route->endpoints.push_back(std::move(spec));
+    }
+    if (app.mock_mode() || app.mock_header()) {
+      absl::StatusOr<std::shared_ptr<const MockTable>> mocks = MockTable::Compile(app);
+      if (!mocks.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("snapshot version ", config.version(),
+                                                       " refused: app \"", app.name(),
+                                                       "\": ", mocks.status().message()));
+      }
+      route->mocks = std::move(*mocks);
+      route->mock_mode = app.mock_mode();
+      route->mock_header = app.mock_header();
     }
     route->pipeline = BuildPipeline(*route);
     snapshot->apps_.emplace(app.name(), std::move(route));

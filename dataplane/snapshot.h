@@ -37,6 +37,7 @@ struct EndpointSpec {
 };
 
 class Pipeline;
+class MockTable;
 
 // A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
 // (the seed's single authKey, name ""). The rate limiter charges its budget when limit_value > 0.
@@ -56,6 +57,10 @@ struct AppRoute {
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;
+  // Mocks (dataplane/mocks/): set when the app answers from them, in mock mode or on request.
+  std::shared_ptr<const MockTable> mocks;
+  bool mock_mode = false;
+  bool mock_header = false;
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 

@@ -26,6 +26,10 @@ bool LeaksKey(const v1::AppConfig& app, std::string_view error) {
   for (const v1::Endpoint& ep : app.endpoints()) {
     quotable.insert(quotable.end(), {ep.host(), ep.path(), ep.scheme()});
   }
+  for (const v1::Mock& mock : app.mocks()) {
+    quotable.insert(quotable.end(), {mock.method(), mock.path()});
+    for (const v1::MockHeader& h : mock.headers()) quotable.push_back(h.name());
+  }
   for (const std::string& field : quotable) {
     if (field.find(key) != std::string::npos) return false;
   }

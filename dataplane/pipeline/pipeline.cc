@@ -1,5 +1,6 @@
 #include "dataplane/pipeline/pipeline.h"
 
+#include "dataplane/mocks/mock_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
@@ -7,10 +8,15 @@
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
-  (void)app;  // Auth and the rate limit read their settings from here.
-  // Handlers hold no state of their own: one proxy serves every app of every snapshot.
+  // The proxy holds no state of its own: one serves every app of every snapshot.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), proxy);
+  std::shared_ptr<const Handler> handler = proxy;
+  // Only apps that can answer from mocks pay for the check; the stages before the handler (auth,
+  // the rate limit) apply to mocked answers too.
+  if (app.mocks) {
+    handler = std::make_shared<MockHandler>(app.mocks, app.mock_mode, app.mock_header, proxy);
+  }
+  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), handler);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

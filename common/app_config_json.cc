@@ -341,6 +341,7 @@ struct FieldRule {
   const NumericRange* range = nullptr;  // Numbers: the range a refusal names (validation checks).
   size_t max_elements = 0;              // Lists: 0 means kMaxJsonArrayElements.
   std::string (*too_many)(size_t count) = nullptr;  // Lists: the error past max_elements.
+  bool raw_json = false;  // A string field holding any JSON value as its compact text.
 };
 
 const FieldRule kFieldRules[] = {
@@ -362,6 +363,8 @@ const FieldRule kFieldRules[] = {
     {"valet.v1.Endpoint.path", true},
     {"valet.v1.Endpoint.port", true, &kPortRange},
     {"valet.v1.Endpoint.weight", false, &kWeightRange},
+    {"valet.v1.AppConfig.mocks", false, nullptr, kMaxMocksPerApp, TooManyMocksError},
+    {"valet.v1.Mock.json", false, nullptr, 0, nullptr, /*raw_json=*/true},
 };
 
 const FieldRule& RuleOf(const FieldDescriptor* field) {
@@ -450,6 +453,12 @@ class MessageReader {
                  Message* msg) {
     const Reflection* r = msg->GetReflection();
     bool add = field->is_repeated();
+    if (RuleOf(field).raw_json) {
+      // Any JSON value, kept as compact text; invalid UTF-8 was refused by the lexer.
+      std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+      add ? r->AddString(msg, field, std::move(text)) : r->SetString(msg, field, std::move(text));
+      return;
+    }
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
         if (!v.is_string()) return Error(path, "expected a string, got ", v);
@@ -601,6 +610,12 @@ nlohmann::ordered_json MessageToJsonValue(const Message& msg) {
     bool always = RuleOf(field).always_written;
     auto value = [&](int index) -> nlohmann::ordered_json {
       bool rep = field->is_repeated();
+      if (RuleOf(field).raw_json) {
+        std::string text = rep ? r->GetRepeatedString(msg, field, index) : r->GetString(msg, field);
+        // Text that came through the gRPC API unchecked and is not JSON is written as a string.
+        nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(text, nullptr, false);
+        return parsed.is_discarded() ? nlohmann::ordered_json(text) : parsed;
+      }
       switch (field->cpp_type()) {
         case FieldDescriptor::CPPTYPE_STRING:
           return rep ? r->GetRepeatedString(msg, field, index) : r->GetString(msg, field);

@@ -13,8 +13,10 @@
 #include "common/message_limits.h"
 #include "common/secret_redaction.h"
 #include "common/sha256.h"
+#include "common/path_pattern.h"
 #include "common/string_view.h"
 #include "common/validation_errors.h"
+#include "nlohmann/json.hpp"
 
 namespace valet {
 namespace {
@@ -127,7 +129,97 @@ void ValidateConsumers(const v1::AppConfig& app,
   }
 }
 
+bool IsMethod(std::string_view method) {
+  if (method.empty() || method.size() > 32) return false;
+  return std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// Header fields whose value the gateway sets itself when it writes an answer.
+bool IsFramingHeader(std::string_view name) {
+  for (std::string_view framing : {"content-length", "transfer-encoding", "connection",
+                                   "keep-alive", "upgrade", "trailer", "te"}) {
+    if (name.size() == framing.size() &&
+        std::equal(name.begin(), name.end(), framing.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsHeaderValue(std::string_view value) {
+  // Visible characters, spaces and tabs (RFC 9110 field-value): no CR or LF can split the answer.
+  for (char c : value) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+void ValidateMocks(const v1::AppConfig& app,
+                   const std::function<void(std::string_view, std::string_view)>& error) {
+  if (static_cast<size_t>(app.mocks_size()) > kMaxMocksPerApp) {
+    error("mocks", TooManyMocksError(app.mocks_size()));
+    return;
+  }
+  for (int i = 0; i < app.mocks_size(); ++i) {
+    const v1::Mock& mock = app.mocks(i);
+    std::string path = absl::StrCat("mocks[", i, "]");
+    if (!mock.method().empty() && mock.method() != "*" && !IsMethod(mock.method())) {
+      error(path + ".method",
+            absl::StrCat(QuoteForError(mock.method()),
+                         " is not a method (upper-case letters, like \"GET\"; \"*\" for any)"));
+    }
+    if (mock.path().empty()) {
+      error(path + ".path", "is required");
+    } else if (absl::StatusOr<PathPattern> p = PathPattern::Compile(mock.path()); !p.ok()) {
+      error(path + ".path", AsStd(p.status().message()));
+    }
+    if (mock.status() != 0 && !InRange(mock.status(), kMockStatusRange)) {
+      error(path + ".status", RangeError(kMockStatusRange));
+    }
+    if (static_cast<size_t>(mock.headers_size()) > kMaxMockHeaders) {
+      error(path + ".headers", absl::StrCat("must be at most ", kMaxMockHeaders, " headers"));
+    } else {
+      for (int h = 0; h < mock.headers_size(); ++h) {
+        const v1::MockHeader& header = mock.headers(h);
+        std::string hpath = absl::StrCat(path, ".headers[", h, "]");
+        if (header.name().empty() || header.name().size() > kMaxHeaderNameBytes ||
+            !std::all_of(header.name().begin(), header.name().end(), IsTokenChar)) {
+          error(hpath + ".name", "is not a header name");
+        } else if (IsFramingHeader(header.name())) {
+          error(hpath + ".name", absl::StrCat(QuoteForError(header.name()),
+                                              " is set by the gateway, not by a mock"));
+        }
+        if (header.value().size() > kMaxMockHeaderValueBytes) {
+          error(hpath + ".value", AtMostBytes(kMaxMockHeaderValueBytes));
+        } else if (!IsHeaderValue(header.value())) {
+          error(hpath + ".value", "must not hold control characters (CR, LF, ...)");
+        }
+      }
+    }
+    if (!mock.json().empty() && !mock.text().empty()) {
+      error(path, "has both a json and a text body: give one");
+    }
+    if (mock.json().size() > kMaxMockBodyBytes) {
+      error(path + ".json", AtMostBytes(kMaxMockBodyBytes));
+    } else if (!mock.json().empty() && !nlohmann::json::accept(mock.json())) {
+      error(path + ".json", "is not JSON text");
+    }
+    if (mock.text().size() > kMaxMockBodyBytes)
+      error(path + ".text", AtMostBytes(kMaxMockBodyBytes));
+    if (!InRange(mock.delay_ms(), kMockDelayMsRange)) {
+      error(path + ".delayMs", RangeError(kMockDelayMsRange));
+    }
+  }
+}
+
 }  // namespace
+
+std::string TooManyMocksError(size_t count) {
+  return absl::StrCat("must be at most ", kMaxMocksPerApp, " mocks, got ", count);
+}
 
 std::string RangeError(const NumericRange& range) {
   return absl::StrCat("must be ", range.lo, "..", range.hi, AsAbsl(range.note));
@@ -244,6 +336,7 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
   if (!InRange(app.request_timeout_ms(), kTimeoutMsRange)) {
     error("requestTimeoutMs", RangeError(kTimeoutMsRange));
   }
+  ValidateMocks(app, error);
   return errors;
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "common/app_config_defaults.h"
+#include "common/message_limits.h"
 #include "valet/v1/config.pb.h"
 #include "valet/v1/errors.pb.h"
 
@@ -30,6 +31,8 @@ inline constexpr NumericRange kWeightRange = {0, kMaxEndpointWeight, ""};
 inline constexpr NumericRange kLimitValueRange = {0, std::numeric_limits<uint32_t>::max(), ""};
 inline constexpr NumericRange kLimitPeriodSecondsRange = {0, kMaxLimitPeriodSeconds, " (one year)"};
 inline constexpr NumericRange kTimeoutMsRange = {0, kMaxTimeoutMs, " (one hour)"};
+inline constexpr NumericRange kMockStatusRange = {100, 599, ""};  // 0: the default, 200.
+inline constexpr NumericRange kMockDelayMsRange = {0, kMaxMockDelayMs, " (30 seconds)"};
 
 // "must be LO..HI" plus the range's note.
 std::string RangeError(const NumericRange& range);
@@ -40,6 +43,8 @@ std::string TooManyEndpointsError(size_t count);
 
 // "must be at most kMaxConsumersPerApp consumers, got COUNT", the same way.
 std::string TooManyConsumersError(size_t count);
+// "must be at most kMaxMocksPerApp mocks, got COUNT", for parsing and validation alike.
+std::string TooManyMocksError(size_t count);
 
 // Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,

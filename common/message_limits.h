@@ -9,6 +9,7 @@
 #define VALET_COMMON_MESSAGE_LIMITS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace valet {
 
@@ -31,6 +32,13 @@ inline constexpr size_t kMaxEndpointPathBytes = 2048;
 inline constexpr size_t kMaxEndpointsPerApp = 1024;
 inline constexpr size_t kMaxConsumersPerApp = 100000;
 inline constexpr size_t kMaxConsumerNameBytes = 64;
+
+// Mocks (docs/mocks.md): also the most a recording keeps of one answer's body.
+inline constexpr size_t kMaxMocksPerApp = 256;
+inline constexpr size_t kMaxMockBodyBytes = 64u << 10;
+inline constexpr size_t kMaxMockHeaders = 32;
+inline constexpr size_t kMaxMockHeaderValueBytes = 8192;
+inline constexpr uint32_t kMaxMockDelayMs = 30000;
 
 }  // namespace valet
 

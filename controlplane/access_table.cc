@@ -15,6 +15,8 @@ constexpr std::pair<std::string_view, TokenRole> kGrpcMethods[] = {
     {"/valet.v1.ControlService/ApplyApps", TokenRole::kAdmin},
     {"/valet.v1.ControlService/DeleteApp", TokenRole::kAdmin},
     {"/valet.v1.ControlService/Reload", TokenRole::kAdmin},
+    {"/valet.v1.ControlService/SetMockMode", TokenRole::kAdmin},
+    {"/valet.v1.ControlService/RecordMocks", TokenRole::kAdmin},
     // It changes nothing, but it takes whole configs and runs the validator on them: an
     // operator's call, not a dashboard's.
     {"/valet.v1.ControlService/Validate", TokenRole::kAdmin},

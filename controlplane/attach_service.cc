@@ -38,12 +38,13 @@ class AttachService::Reactor final
   // Queues a message that must arrive, in order (quota grants and stats come next). Called like
   // Offer: with the service's mutex held, or from a reaction. A data plane that lets more than the
   // queue's bound wait is cut off: its stream is cancelled, with a warning naming it.
-  void Send(std::shared_ptr<const v1::ControlPlaneMessage> message) {
+  // True if the stream took it.
+  bool Send(std::shared_ptr<const v1::ControlPlaneMessage> message) {
     const v1::ControlPlaneMessage* write = nullptr;
     bool cancel = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!hello_ || finished_ || overflowed_) return;
+      if (!hello_ || finished_ || overflowed_) return false;
       if (queue_.PushOrdered(std::move(message))) {
         write = queue_.Next();  // Null while a write is in flight: OnWriteDone sends it.
       } else {
@@ -58,6 +59,7 @@ class AttachService::Reactor final
     if (write != nullptr) StartWrite(write);
     // The write in flight then fails and the stream finishes.
     if (cancel) context_->TryCancel();
+    return !cancel;
   }
 
   void OnReadDone(bool ok) override {
@@ -86,6 +88,9 @@ class AttachService::Reactor final
         break;
       case v1::DataPlaneMessage::kReport:
         if (token_ != 0) service_->registry_->Reported(token_, in_.report());
+        break;
+      case v1::DataPlaneMessage::kRecorded:
+        if (token_ != 0 && service_->recorder_ != nullptr) service_->recorder_->Add(in_.recorded());
         break;
       default:
         break;  // A kind this version does not know: ignore it, for forward compatibility.
@@ -207,6 +212,13 @@ grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachSe
 void AttachService::OnChange(const StoreChange& change) {
   absl::MutexLock lock(&mu_);
   for (Reactor* r : reactors_) r->Offer(change.message);
+}
+
+size_t AttachService::SendToAll(std::shared_ptr<const v1::ControlPlaneMessage> message) {
+  absl::MutexLock lock(&mu_);
+  size_t sent = 0;
+  for (Reactor* r : reactors_) sent += r->Send(message) ? 1 : 0;
+  return sent;
 }
 
 void AttachService::Add(Reactor* reactor) {

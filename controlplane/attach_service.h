@@ -24,6 +24,7 @@
 #include "controlplane/app_store.h"
 #include "controlplane/call_auth.h"
 #include "controlplane/dataplane_registry.h"
+#include "controlplane/mock_recorder.h"
 #include "valet/v1/attach.grpc.pb.h"
 
 namespace valet {
@@ -38,6 +39,11 @@ class AttachService final : public v1::AttachService::CallbackService {
   // Checks each Attach call's token (or client certificate) before the stream starts; null (the
   // default) lets every call attach. Set before the service is registered.
   void set_authorizer(const CallAuthorizer* auth) { auth_ = auth; }
+  // Where recorded answers (DataPlaneMessage.recorded) go; null: dropped. Set before registering.
+  void set_mock_recorder(MockRecorder* recorder) { recorder_ = recorder; }
+
+  // Queues `message` (in order) on every attached stream; returns how many took it.
+  size_t SendToAll(std::shared_ptr<const v1::ControlPlaneMessage> message);
 
   grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* Attach(
       grpc::CallbackServerContext* context) override;
@@ -53,6 +59,7 @@ class AttachService final : public v1::AttachService::CallbackService {
   DataplaneRegistry* const registry_;
   int listener_id_ = 0;
   const CallAuthorizer* auth_ = nullptr;
+  MockRecorder* recorder_ = nullptr;
 
   absl::Mutex mu_;  // Acquired before each reactor's own mutex.
   std::set<Reactor*> reactors_ ABSL_GUARDED_BY(mu_);

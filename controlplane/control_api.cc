@@ -72,6 +72,79 @@ absl::StatusOr<v1::ReloadResponse> ControlApi::Reload() {
   return response;
 }
 
+absl::StatusOr<uint64_t> ControlApi::AddMocks(const std::string& name,
+                                              const std::vector<v1::Mock>& mocks) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
+    const v1::AppConfig* found = nullptr;
+    for (const v1::AppConfig& app : snap->apps()) {
+      if (app.name() == name) found = &app;
+    }
+    if (found == nullptr) return absl::NotFoundError(absl::StrCat("no app named \"", name, "\""));
+    if (mocks.empty()) return snap->version();
+    v1::AppConfig app = *found;
+    for (const v1::Mock& mock : mocks) {
+      bool replaced = false;
+      for (v1::Mock& existing : *app.mutable_mocks()) {
+        if (existing.method() == mock.method() && existing.path() == mock.path()) {
+          existing = mock;
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced) *app.add_mocks() = mock;
+    }
+    absl::StatusOr<uint64_t> version =
+        store_->Apply({{std::move(app), absl::StrCat("recorded mocks of ", name)}},
+                      ChangeOptions{false, snap->version()});
+    if (version.ok() || version.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return version;
+    }
+  }
+  return absl::AbortedError("the app kept changing; try again");
+}
+
+absl::StatusOr<v1::SetMockModeResponse> ControlApi::SetMockMode(
+    const v1::SetMockModeRequest& request) {
+  // Read, change one field, apply if nothing changed in between. Changes are serialised by the
+  // callers (the change runner), so a retry is for the rare change that came from elsewhere.
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
+    const v1::AppConfig* found = nullptr;
+    for (const v1::AppConfig& app : snap->apps()) {
+      if (app.name() == request.name()) found = &app;
+    }
+    if (found == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no app named \"", request.name(), "\""));
+    }
+    if (request.expected_version() != 0 && request.expected_version() != snap->version()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "expected version ", request.expected_version(), ", current is ", snap->version()));
+    }
+    v1::SetMockModeResponse response;
+    if (found->mock_mode() == request.on()) {
+      response.set_version(snap->version());
+      return response;
+    }
+    v1::AppConfig app = *found;
+    app.set_mock_mode(request.on());
+    ChangeOptions options{false, snap->version()};
+    absl::StatusOr<uint64_t> version = store_->Apply({{std::move(app), request.name()}}, options);
+    if (version.ok()) {
+      response.set_version(*version);
+      response.set_changed(true);
+      return response;
+    }
+    if (version.status().code() != absl::StatusCode::kFailedPrecondition ||
+        request.expected_version() != 0) {
+      return version.status();
+    }
+  }
+  return absl::AbortedError("the app kept changing; try again");
+}
+
 v1::ValidateResponse ControlApi::Validate(const v1::ValidateRequest& request) const {
   v1::ValidateResponse response;
   absl::Status status = store_->Validate(Sourced(request.apps(), "apps"));

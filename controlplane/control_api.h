@@ -38,6 +38,13 @@ class ControlApi {
                                                   const std::string& source = "apps");
   absl::StatusOr<v1::DeleteAppResponse> DeleteApp(const v1::DeleteAppRequest& request);
   absl::StatusOr<v1::ReloadResponse> Reload();
+  // Adds recorded mocks to the app (one for a method and path replaces the app's mock for the same
+  // method and path; a later one of `mocks` replaces an earlier). Returns the new version, or the
+  // current one when `mocks` is empty.
+  absl::StatusOr<uint64_t> AddMocks(const std::string& name, const std::vector<v1::Mock>& mocks);
+  // Sets the app's mockMode through the store, like an apply of the app with only that field
+  // changed. No new version if the app is already in that mode.
+  absl::StatusOr<v1::SetMockModeResponse> SetMockMode(const v1::SetMockModeRequest& request);
   v1::ValidateResponse Validate(const v1::ValidateRequest& request) const;
   v1::GetVersionResponse GetVersion() const;
   v1::ListDataPlanesResponse ListDataPlanes() const;

@@ -1,12 +1,12 @@
 // ControlService: the gRPC control API (valetctl, automation), a thin mapping onto ControlApi.
 //
 // Callback API throughout: unary calls answer in the handler, except the changes (ApplyApps,
-// DeleteApp, Reload): those run on the ChangeRunner's thread and answer from there once written to
-// the conf dir, so no gRPC callback thread waits for the disk. WaitForVersion answers when the
-// registry says so without holding a thread (a cancelled wait leaves the registry at once;
-// ControlPlaneServer::Shutdown has the registry answer every pending wait before the gRPC server
-// shuts down), WatchVersions is a ServerWriteReactor fed by the AppStore (first event: the current
-// version; then one per new version; the queue is bounded, a client that falls more than
+// DeleteApp, Reload, SetMockMode): those run on the ChangeRunner's thread and answer from there
+// once written to the conf dir, so no gRPC callback thread waits for the disk. WaitForVersion
+// answers when the registry says so without holding a thread (a cancelled wait leaves the registry
+// at once; ControlPlaneServer::Shutdown has the registry answer every pending wait before the gRPC
+// server shuts down), WatchVersions is a ServerWriteReactor fed by the AppStore (first event: the
+// current version; then one per new version; the queue is bounded, a client that falls more than
 // kMaxQueuedEvents behind is ended with RESOURCE_EXHAUSTED). Lifetime: `api` and `changes` outlive
 // the service; the service outlives its grpc::Server, which must be shut down before `changes`
 // stops.
@@ -16,9 +16,11 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "controlplane/attach_service.h"
 #include "controlplane/call_auth.h"
 #include "controlplane/change_runner.h"
 #include "controlplane/control_api.h"
+#include "controlplane/mock_recorder.h"
 #include "grpcpp/support/status.h"
 #include "valet/v1/control.grpc.pb.h"
 
@@ -27,6 +29,9 @@ namespace valet {
 // absl::Status -> grpc::Status, same code and message; a validation error list rides along as the
 // status details (common/validation_errors.h).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+inline constexpr uint32_t kDefaultRecordTimeoutMs = 60000;
+inline constexpr uint32_t kMaxRecordTimeoutMs = 600000;
 
 class ControlService final : public v1::ControlService::CallbackService {
  public:
@@ -49,6 +54,18 @@ class ControlService final : public v1::ControlService::CallbackService {
   grpc::ServerUnaryReactor* DeleteApp(grpc::CallbackServerContext* context,
                                       const v1::DeleteAppRequest* request,
                                       v1::DeleteAppResponse* response) override;
+  grpc::ServerUnaryReactor* RecordMocks(grpc::CallbackServerContext* context,
+                                        const v1::RecordMocksRequest* request,
+                                        v1::RecordMocksResponse* response) override;
+  // Record and replay: where record requests go out and recorded answers come in. Without them
+  // (tests of the API alone) RecordMocks is UNAVAILABLE. Set before the service is registered.
+  void set_recording(AttachService* attach, MockRecorder* recorder) {
+    attach_ = attach;
+    recorder_ = recorder;
+  }
+  grpc::ServerUnaryReactor* SetMockMode(grpc::CallbackServerContext* context,
+                                        const v1::SetMockModeRequest* request,
+                                        v1::SetMockModeResponse* response) override;
   grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
                                    const v1::ReloadRequest* request,
                                    v1::ReloadResponse* response) override;
@@ -80,6 +97,8 @@ class ControlService final : public v1::ControlService::CallbackService {
 
   ControlApi* const api_;
   ChangeRunner* const changes_;
+  AttachService* attach_ = nullptr;
+  MockRecorder* recorder_ = nullptr;
   const CallAuthorizer* const auth_;
 };
 

@@ -24,6 +24,7 @@
 #include "common/validation_errors.h"
 #include "controlplane/rest_auth.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace valet {
 namespace {
@@ -173,6 +174,33 @@ AdminResponse PutApp(ControlApi* api, const std::string& name, const std::string
   return FromResult(api->ApplyApps(request, "request"), true);
 }
 
+// POST /v1/apps/{name}/mock with {"on": true|false}: SetMockMode.
+AdminResponse PostMockMode(ControlApi* api, const std::string& name, const std::string& body,
+                           const Query& q) {
+  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  auto refuse = [](std::string_view reason) {
+    return ErrorResponse(ValidationFailed({MakeValidationError("request", "on", reason)}));
+  };
+  if (json.is_discarded() || !json.is_object()) {
+    return ErrorResponse(400, "invalid_argument", "expected a JSON object: {\"on\": true}");
+  }
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (it.key() != "on") {
+      return ErrorResponse(400, "invalid_argument",
+                           absl::StrCat("unknown field ", QuoteForError(it.key()),
+                                        ": the body is {\"on\": true} or {\"on\": false}"));
+    }
+  }
+  auto on = json.find("on");
+  if (on == json.end()) return refuse("is required");
+  if (!on->is_boolean()) return refuse("expected true or false");
+  v1::SetMockModeRequest request;
+  request.set_name(name);
+  request.set_on(on->get<bool>());
+  request.set_expected_version(q.expected_version);
+  return FromResult(api->SetMockMode(request), true);
+}
+
 }  // namespace
 
 // Answers now; nothing to cancel.
@@ -226,6 +254,19 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
     r.set_dry_run(q->dry_run);
     return Answer(done, FromResult(api->DeleteApp(r), true));
   }
+  constexpr std::string_view kMockSuffix = "/mock";
+  if (path.substr(0, kAppsPrefix.size()) == kAppsPrefix && path.size() > kAppsPrefix.size() &&
+      path.size() > kMockSuffix.size() &&
+      path.substr(path.size() - kMockSuffix.size()) == kMockSuffix &&
+      path.find('/', kAppsPrefix.size()) == path.size() - kMockSuffix.size() &&
+      path.size() > kAppsPrefix.size() + kMockSuffix.size()) {
+    std::string name(
+        path.substr(kAppsPrefix.size(), path.size() - kAppsPrefix.size() - kMockSuffix.size()));
+    if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));
+    absl::StatusOr<Query> q = ParseQuery(query, {"expected_version"});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
+    return Answer(done, PostMockMode(api, name, request.body, *q));
+  }
   if (path == "/v1/reload") {
     if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));
     absl::StatusOr<Query> q = ParseQuery(query, {});
@@ -265,6 +306,7 @@ int HttpStatusForCode(absl::StatusCode code) {
     case absl::StatusCode::kNotFound:
       return 404;
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:
       return 409;
     case absl::StatusCode::kResourceExhausted:
       return 429;

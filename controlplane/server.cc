@@ -57,9 +57,12 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
   s->attach_ = std::make_unique<AttachService>(s->store_.get(), s->registry_.get());
   s->attach_->set_authorizer(s->authorizer_.get());
+  s->recorder_ = std::make_unique<MockRecorder>();
+  s->attach_->set_mock_recorder(s->recorder_.get());
   s->changes_ = std::make_unique<ChangeRunner>();
   s->control_ =
       std::make_unique<ControlService>(s->api_.get(), s->changes_.get(), s->authorizer_.get());
+  s->control_->set_recording(s->attach_.get(), s->recorder_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -133,6 +136,8 @@ void ControlPlaneServer::Shutdown(absl::Duration grace) {
   // Pending waits are answered (complete = false) while their calls, gRPC and REST, still exist;
   // the REST admin then writes those answers before it closes.
   if (registry_ != nullptr) registry_->Shutdown();
+  // Pending RecordMocks calls are answered with what came (their mocks stored on the runner).
+  if (recorder_ != nullptr) recorder_->Stop();
   if (admin_ != nullptr) admin_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

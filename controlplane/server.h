@@ -94,7 +94,8 @@ class ControlPlaneServer {
   std::unique_ptr<DataplaneRegistry> registry_;
   std::unique_ptr<ControlApi> api_;
   std::unique_ptr<AttachService> attach_;
-  std::unique_ptr<ChangeRunner> changes_;  // Stopped once server_ is shut down.
+  std::unique_ptr<ChangeRunner> changes_;   // Stopped once server_ is shut down.
+  std::unique_ptr<MockRecorder> recorder_;  // Stopped before server_ shuts down.
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<RestAdmin> admin_;

@@ -168,6 +168,10 @@ bool ControlClient::RunStream(const std::string& target) {
     std::thread sender([this, &stream, &context] { SendLoop(stream.get(), &context); });
     v1::ControlPlaneMessage in;
     while (stream->Read(&in)) {
+      if (in.kind_case() == v1::ControlPlaneMessage::kRecord) {
+        if (record_handler_) record_handler_(in.record());
+        continue;
+      }
       if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) continue;  // Later kinds.
       const v1::ConfigSnapshot& snapshot = in.snapshot();
       // Shared with the workers: the last of them may notify it after this wait gave up.
@@ -259,6 +263,13 @@ bool ControlClient::Enqueue(v1::DataPlaneMessage message, grpc::ClientContext* c
                      << " messages wait for it; closing the stream";
   context->TryCancel();
   return false;
+}
+
+bool ControlClient::Send(v1::DataPlaneMessage message) {
+  // context_ is set only while a stream is up; holding mu_ keeps it alive for Enqueue.
+  absl::MutexLock lock(&mu_);
+  if (context_ == nullptr || !connected_) return false;
+  return Enqueue(std::move(message), context_);
 }
 
 v1::StatusReport ControlClient::MakeReport() {

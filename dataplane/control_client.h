@@ -101,6 +101,16 @@ class ControlClient {
   void Start();
   void Stop();  // Prompt; joins everything. Idempotent.
 
+  // Record and replay (docs/mocks.md): called on the client's thread for each RecordStart the
+  // control plane sends; must not block. Set before Start.
+  void set_record_handler(std::function<void(const v1::RecordStart&)> handler) {
+    record_handler_ = std::move(handler);
+  }
+
+  // Any thread: queues `message` (in order, never dropped while the stream lasts) on the attached
+  // stream. False, and nothing sent, while detached.
+  bool Send(v1::DataPlaneMessage message);
+
   // True while a stream is attached (the control plane answered the Hello).
   bool connected() const { return connected_.load(); }
 
@@ -129,6 +139,7 @@ class ControlClient {
   const InstallFn install_;
   const ServingFn serving_;
   const ReportFn report_;
+  std::function<void(const v1::RecordStart&)> record_handler_;
   int failed_attaches_ = 0;  // Consecutive; client thread.
   std::atomic<bool> connected_{false};
 

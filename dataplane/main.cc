@@ -283,6 +283,15 @@ int Run() {
         });
   }
 
+  if (control) {
+    // Record and replay (docs/mocks.md): the control plane starts recordings, the proxy sends
+    // what it captured back on the attach stream.
+    ControlClient* client = control.get();
+    control->set_record_handler(
+        [&server](const v1::RecordStart& start) { (*server)->recorder().Start(start); });
+    (*server)->recorder().set_sink(
+        [client](v1::DataPlaneMessage message) { client->Send(std::move(message)); });
+  }
   (*server)->Start();
   if (control) control->Start();
   VALET_LOG(INFO) << "listening on " << listen_text << " (admin " << admin_text << ", "

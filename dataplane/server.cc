@@ -16,7 +16,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
   int workers = std::max(1, options.workers);
   std::vector<Worker*> raw_workers;
   for (int i = 0; i < workers; ++i) {
-    server->workers_.push_back(std::make_unique<Worker>(i, server->options_, server->metrics_));
+    server->workers_.push_back(
+        std::make_unique<Worker>(i, server->options_, server->metrics_, server->recorder_));
     raw_workers.push_back(server->workers_.back().get());
   }
   ASSIGN_OR_RETURN(server->listener_, Listener::Bind(raw_workers, listen));

@@ -14,6 +14,7 @@
 #include "common/token_auth.h"
 #include "dataplane/listener.h"
 #include "dataplane/metrics.h"
+#include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/options.h"
 #include "dataplane/snapshot_store.h"
 #include "dataplane/worker.h"
@@ -31,6 +32,8 @@ class Server {
   boost::asio::ip::tcp::endpoint admin_endpoint() const { return admin_->local_endpoint(); }
   SnapshotStore& snapshots() { return *snapshots_; }
   Metrics& metrics() { return metrics_; }
+  // Record and replay (docs/mocks.md): what the control client starts, what the proxy feeds.
+  AnswerRecorder& recorder() { return recorder_; }
   // Null without --admin-tokens-file.
   TokenAuth* admin_tokens() { return admin_tokens_.get(); }
 
@@ -48,6 +51,7 @@ class Server {
 
   ProxyOptions options_;
   Metrics metrics_;
+  AnswerRecorder recorder_;  // Before workers_: they hold a reference.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;

@@ -5,6 +5,7 @@
 #include "common/app_config_validation.h"
 #include "common/string_view.h"
 #include "dataplane/auth/credentials.h"
+#include "dataplane/mocks/mock_table.h"
 #include "dataplane/pipeline/pipeline.h"
 
 namespace valet {
@@ -52,6 +53,17 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
       route->endpoints.push_back(std::move(spec));
     }
     route->credentials = AppCredentials::Compile(app);
+    if (app.mock_mode() || app.mock_header()) {
+      absl::StatusOr<std::shared_ptr<const MockTable>> mocks = MockTable::Compile(app);
+      if (!mocks.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("snapshot version ", config.version(),
+                                                       " refused: app \"", app.name(),
+                                                       "\": ", mocks.status().message()));
+      }
+      route->mocks = std::move(*mocks);
+      route->mock_mode = app.mock_mode();
+      route->mock_header = app.mock_header();
+    }
     route->pipeline = BuildPipeline(*route);
     snapshot->apps_.emplace(app.name(), std::move(route));
   }

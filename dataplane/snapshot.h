@@ -38,6 +38,7 @@ struct EndpointSpec {
 
 class AppCredentials;
 class Pipeline;
+class MockTable;
 
 // A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
 // (the seed's single authKey, name ""). The rate limiter charges its budget when limit_value > 0.
@@ -58,6 +59,10 @@ struct AppRoute {
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;
   std::shared_ptr<const AppCredentials> credentials;  // authorize: true (auth/credentials.h).
+  // Mocks (dataplane/mocks/): set when the app answers from them, in mock mode or on request.
+  std::shared_ptr<const MockTable> mocks;
+  bool mock_mode = false;
+  bool mock_header = false;
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 

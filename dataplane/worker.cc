@@ -4,10 +4,11 @@
 
 namespace valet {
 
-Worker::Worker(int index, const ProxyOptions& options, Metrics& metrics)
+Worker::Worker(int index, const ProxyOptions& options, Metrics& metrics, AnswerRecorder& recorder)
     : index_(index),
       options_(options),
       metrics_(metrics),
+      recorder_(recorder),
       pool_(io_, options.upstream_idle_timeout,
             PoolLimits{PoolLimits::Share(options.max_connections_per_endpoint, options.workers),
                        PoolLimits::Share(options.max_pending_per_endpoint, options.workers),

@@ -23,13 +23,14 @@
 namespace valet {
 
 class Session;
+class AnswerRecorder;
 
 class Worker {
  public:
   // Size of the buffers a session borrows to move body bytes.
   static constexpr size_t kRelayBufferBytes = 16 * 1024;
 
-  Worker(int index, const ProxyOptions& options, Metrics& metrics);
+  Worker(int index, const ProxyOptions& options, Metrics& metrics, AnswerRecorder& recorder);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -37,6 +38,7 @@ class Worker {
   boost::asio::io_context& io() { return io_; }
   const ProxyOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
+  AnswerRecorder& recorder() { return recorder_; }  // Any thread.
   int index() const { return index_; }
 
   // Worker thread only.
@@ -73,6 +75,7 @@ class Worker {
   const int index_;
   const ProxyOptions& options_;
   Metrics& metrics_;
+  AnswerRecorder& recorder_;
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   boost::asio::steady_timer sweep_timer_{io_};

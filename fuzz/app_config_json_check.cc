@@ -28,6 +28,10 @@ bool LeaksSecret(const v1::AppConfig& app, const std::string& key, std::string_v
   for (const v1::Consumer& c : app.consumers()) {
     quotable.insert(quotable.end(), {c.name(), c.key_sha256()});
   }
+  for (const v1::Mock& mock : app.mocks()) {
+    quotable.insert(quotable.end(), {mock.method(), mock.path()});
+    for (const v1::MockHeader& h : mock.headers()) quotable.push_back(h.name());
+  }
   for (const std::string& field : quotable) {
     if (field.find(key) != std::string::npos) return false;
   }

@@ -63,6 +63,8 @@ cat <<MSG
 Valet is running (logs in build/run/logs):
   curl localhost:8000/demo/hello                                  # proxied to a demo backend
   curl -H 'X-Valet-Auth: thisismyauth' localhost:8000/userauth/me # the seed's example app
+  curl -i localhost:8000/petstore/pets/1                          # an app in mock mode (docs/mocks.md)
+  $bin/valetctl/valetctl mock list petstore                       # its mocks; mock off|on switches it
   $bin/valetctl/valetctl apps list                                # the control API (gRPC :9090)
   curl localhost:9091/v1/apps                                     # the REST admin
   curl localhost:8001/metrics                                     # data plane metrics

@@ -370,6 +370,7 @@ std::vector<CommandSpec> AllCommands() {
   all.push_back(DataplanesCommand());
   all.push_back(VersionCommand());
   all.push_back(WatchCommand());
+  for (auto& c : MockCommands()) all.push_back(std::move(c));
   return all;
 }
 

@@ -17,6 +17,7 @@ CommandSpec ValidateCommand();            // validate_command.cc (offline)
 CommandSpec DataplanesCommand();          // dataplanes_command.cc
 CommandSpec VersionCommand();             // version_command.cc
 CommandSpec WatchCommand();               // watch_command.cc
+std::vector<CommandSpec> MockCommands();  // mock_commands.cc: mock on, mock off, mock list.
 
 }  // namespace valet::ctl
 

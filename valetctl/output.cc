@@ -158,7 +158,33 @@ std::string RenderAppDetails(const v1::AppConfig& app) {
   for (int i = 0; i < app.endpoints_size(); ++i) {
     table.AddRow({absl::StrCat("endpoints[", i, "]"), FormatEndpoint(app.endpoints(i))});
   }
+  if (app.mock_mode() || app.mock_header() || app.mocks_size() > 0) {
+    table.AddRow({"mockMode", YesNo(app.mock_mode())});
+    table.AddRow({"mockHeader", YesNo(app.mock_header())});
+    table.AddRow({"mocks", absl::StrCat(app.mocks_size(), " (see `valetctl mock list`)")});
+  }
   return table.Render();
+}
+
+std::string RenderMocksTable(const v1::MockList& list) {
+  std::string out = absl::StrCat(
+      "app ", list.app(), ": mock mode ", list.mock_mode() ? "on" : "off", ", mock header ",
+      list.mock_header() ? "allowed" : "not allowed", ", ", list.mocks_size(), " mock",
+      list.mocks_size() == 1 ? "" : "s", " (version ", list.version(), ")\n");
+  if (list.mocks().empty()) return out;
+  Table table({"METHOD", "PATH", "STATUS", "BODY", "HEADERS", "DELAY"});
+  for (const v1::Mock& mock : list.mocks()) {
+    std::string body = !mock.json().empty()   ? absl::StrCat("json, ", mock.json().size(), " B")
+                       : !mock.text().empty() ? absl::StrCat("text, ", mock.text().size(), " B")
+                                              : "-";
+    std::vector<std::string> headers;
+    for (const v1::MockHeader& h : mock.headers()) headers.push_back(h.name());
+    table.AddRow({mock.method().empty() ? "*" : mock.method(), mock.path(),
+                  absl::StrCat(mock.status() == 0 ? 200 : mock.status()), body,
+                  headers.empty() ? "-" : absl::StrJoin(headers, ", "),
+                  mock.delay_ms() == 0 ? "-" : absl::StrCat(mock.delay_ms(), "ms")});
+  }
+  return out + table.Render();
 }
 
 std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response) {

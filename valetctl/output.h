@@ -47,6 +47,10 @@ std::string RenderAppsTable(const v1::ListAppsResponse& response);
 // `apps get`: one "FIELD  VALUE" line per setting, defaults shown, the auth key masked.
 std::string RenderAppDetails(const v1::AppConfig& app);
 
+// `mock list`: a line with the app's mock settings, then METHOD, PATH, STATUS, BODY (kind and
+// size), HEADERS (names), DELAY; in config order (the first match wins).
+std::string RenderMocksTable(const v1::MockList& list);
+
 // `dataplanes`: ID, ADDRESS, STATE, VERSION, CONNECTED SINCE, LAST NACK; a line with the
 // control plane's version first.
 std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response);

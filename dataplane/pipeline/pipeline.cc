@@ -1,6 +1,7 @@
 #include "dataplane/pipeline/pipeline.h"
 
 #include "dataplane/auth/auth_stage.h"
+#include "dataplane/mocks/mock_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
@@ -8,12 +9,17 @@
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
-  // Only the stages an app uses: an open app has none and pays for none.
+  // Only the stages and handlers an app uses: an open app has none and pays for none.
   std::vector<std::unique_ptr<const Stage>> stages;
   if (app.credentials) stages.push_back(std::make_unique<AuthStage>(app.credentials, app.stats));
-  // Handlers hold no state of their own: one proxy serves every app of every snapshot.
+  // The proxy holds no state of its own: one serves every app of every snapshot.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  return std::make_shared<const Pipeline>(std::move(stages), proxy);
+  std::shared_ptr<const Handler> handler = proxy;
+  // The stages before the handler (auth, the rate limit) apply to mocked answers too.
+  if (app.mocks) {
+    handler = std::make_shared<MockHandler>(app.mocks, app.mock_mode, app.mock_header, proxy);
+  }
+  return std::make_shared<const Pipeline>(std::move(stages), handler);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

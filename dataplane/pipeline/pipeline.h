@@ -1,7 +1,7 @@
 // An app's request path as the snapshot compiles it, the way a factory builds a handler chain:
 // an ordered list of stages ending in one handler.
 //
-//   today:   [auth] -> proxy          (auth only for apps with authorize: true)
+//   today:   [auth] -> proxy | mock (then proxy, for requests that do not ask for a mock)
 //   next:    [auth] -> [rate limit] -> proxy | fan-out | mock
 //
 // The session routes a request to its app and calls RunPipeline; nothing feature-specific lives

@@ -53,6 +53,14 @@ class BodyRelay {
     std::chrono::milliseconds out_timeout;
   };
 
+  // Also appends the body bytes relayed to `into` while it stays within `limit` bytes; past it,
+  // sets `*over` (recording, docs/mocks.md). Call before Start.
+  void Tap(std::string* into, size_t limit, bool* over) {
+    tap_ = into;
+    tap_limit_ = limit;
+    tap_over_ = over;
+  }
+
   // Writes `head` (may be empty: already sent) and relays the body the parser announces.
   // `head` and `buffer` (of `buffer_size` bytes) must outlive the relay.
   void Start(const Io& io, std::string_view head, bool chunked, char* buffer, size_t buffer_size) {
@@ -131,6 +139,13 @@ class BodyRelay {
         pieces_[count++] = boost::asio::buffer(chunk_size_, static_cast<size_t>(len));
       }
       pieces_[count++] = boost::asio::buffer(buffer_, n);
+      if (tap_ != nullptr) {
+        if (tap_->size() + n <= tap_limit_) {
+          tap_->append(buffer_, n);
+        } else {
+          *tap_over_ = true;
+        }
+      }
       if (chunked_) pieces_[count++] = boost::asio::buffer(kCrlf.data(), kCrlf.size());
     }
     bool last = io_.parser->is_done();
@@ -168,6 +183,9 @@ class BodyRelay {
   uint64_t read_generation_ = 0;
   bool read_timed_out_ = false;
   char chunk_size_[24];
+  std::string* tap_ = nullptr;
+  size_t tap_limit_ = 0;
+  bool* tap_over_ = nullptr;
 };
 
 }  // namespace valet

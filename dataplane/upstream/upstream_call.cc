@@ -406,6 +406,16 @@ void UpstreamCall::SwitchProtocols() {
 void UpstreamCall::StreamResponse() {
   auto& res = response_->get();
   int status = res.result_int();
+  // One relaxed load unless the app is being recorded.
+  if (worker_.recorder().active()) {
+    capture_ = worker_.recorder().Claim(app_.name);
+    if (capture_) {
+      capture_->method = std::string(request_->method_string());
+      capture_->path = exchange_->target.rest;
+      capture_->status = static_cast<unsigned>(status);
+      AnswerRecorder::CaptureHeaders(res, *capture_);
+    }
+  }
   no_body_response_ = head_request_ || status == 204 || status == 304;
   boost::optional<uint64_t> length = response_->content_length();
   StripHopByHop(res);
@@ -427,6 +437,9 @@ void UpstreamCall::StreamResponse() {
   SerializeResponseHead(static_cast<unsigned>(status), res.reason(), res, response_head_);
   TcpStream& client = downstream_->stream();
   if (!no_body_response_) {
+    if (capture_) {
+      response_relay_.Tap(&capture_->body, capture_->max_body_bytes, &capture_->body_too_large);
+    }
     // The relay writes the header, with the first body bytes when they are at hand.
     response_relay_.Start({&upstream_->stream, &upstream_->buffer, &*response_, &client,
                            worker_.options().upstream_io_timeout, worker_.options().client_timeout},
@@ -449,7 +462,14 @@ void UpstreamCall::OnResponseHeaderSent(beast::error_code ec) {
     return Abort(0);
   }
   Release(response_->is_done() && response_->keep_alive() && upstream_->buffer.size() == 0);
+  DeliverCapture();
   Finished(status);
+}
+
+void UpstreamCall::DeliverCapture() {
+  if (!capture_) return;
+  worker_.recorder().Deliver(*capture_);
+  capture_.reset();
 }
 
 void UpstreamCall::OnResponseBodyRelayed(beast::error_code ec, RelaySide side) {
@@ -464,6 +484,7 @@ void UpstreamCall::OnResponseBodyRelayed(beast::error_code ec, RelaySide side) {
     return Abort(status);
   }
   Release(response_->keep_alive() && upstream_->buffer.size() == 0);
+  DeliverCapture();
   Finished(status);
 }
 

@@ -36,6 +36,7 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "dataplane/gateway_error.h"
+#include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/request_target.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/upstream/balancer.h"
@@ -102,6 +103,8 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
   void OnResponseHeaderSent(boost::beast::error_code ec);
   void OnResponseBodyRelayed(boost::beast::error_code ec, RelaySide side);
   void ReadBufferedBody();
+  // Hands a complete recorded answer to the recorder.
+  void DeliverCapture();
   bool RetryOnFreshConnection(boost::beast::error_code ec);
   void FailUpstream(const GatewayError& error, UpstreamError kind);
   void Release(bool reusable);
@@ -157,6 +160,8 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
   std::chrono::steady_clock::time_point response_deadline_;
   std::optional<GatewayError> last_connect_error_;
   std::optional<ResponseParser> response_;
+  // Stream mode, while the app is being recorded (dataplane/mocks/answer_recorder.h).
+  std::unique_ptr<AnswerCapture> capture_;
 
   BodyRelay<true, UpstreamCall> request_relay_{this, &UpstreamCall::OnRequestBodyRelayed};
   BodyRelay<false, UpstreamCall> response_relay_{this, &UpstreamCall::OnResponseBodyRelayed};

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dataplane/control_client.h"
 #include "dataplane/metrics.h"
+#include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/options.h"
 #include "dataplane/snapshot_store.h"
 #include "dataplane/worker.h"
@@ -101,7 +102,7 @@ class ControlClientAckTest : public ::testing::Test {
     options_.workers = 2;
     std::vector<Worker*> raw;
     for (int i = 0; i < options_.workers; ++i) {
-      workers_.push_back(std::make_unique<Worker>(i, options_, metrics_));
+      workers_.push_back(std::make_unique<Worker>(i, options_, metrics_, recorder_));
       raw.push_back(workers_.back().get());
       workers_.back()->Start();
     }
@@ -147,6 +148,7 @@ class ControlClientAckTest : public ::testing::Test {
   int port_ = 0;
   ProxyOptions options_;
   Metrics metrics_;
+  AnswerRecorder recorder_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SnapshotStore> store_;
   std::unique_ptr<ControlClient> client_;

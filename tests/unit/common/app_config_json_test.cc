@@ -178,8 +178,18 @@ TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
         const google::protobuf::Reflection* er = element->GetReflection();
         for (int j = 0; j < ed->field_count(); ++j) {
           const google::protobuf::FieldDescriptor* ef = ed->field(j);
-          if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+          if (ef->full_name() == "valet.v1.Mock.json") {
+            er->SetString(element, ef, "[\"x" + ef->name() + "\"]");  // Holds JSON text.
+          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
             er->SetString(element, ef, "x" + ef->name());
+          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+                     ef->is_repeated()) {
+            // A list of name/value pairs (Mock.headers): one element, its strings set.
+            google::protobuf::Message* inner = er->AddMessage(element, ef);
+            const google::protobuf::Descriptor* id = inner->GetDescriptor();
+            for (int k = 0; k < id->field_count(); ++k) {
+              inner->GetReflection()->SetString(inner, id->field(k), "x" + id->field(k)->name());
+            }
           } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT32) {
             er->SetUInt32(element, ef, 1 + j);
           } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {

@@ -30,13 +30,28 @@ TEST(ExampleConfTest, AppsLoad) {
   ASSERT_TRUE(apps.ok()) << apps.status();
   std::vector<std::string> names;
   for (const SourcedApp& a : *apps) names.push_back(a.app.name());
-  EXPECT_THAT(names, UnorderedElementsAre("demo", "partners", "userauth"));
+  EXPECT_THAT(names, UnorderedElementsAre("demo", "partners", "petstore", "userauth"));
   for (const SourcedApp& a : *apps) {
     for (const v1::Endpoint& ep : a.app.endpoints()) {
       EXPECT_EQ(ep.host(), "127.0.0.1") << a.source;  // The demo backend.
       EXPECT_TRUE(ep.port() == 9050 || ep.port() == 9051) << a.source;
     }
   }
+}
+
+// conf/apps/petstore.json shows mocks at once: in mock mode, with mocks the README's curl hits.
+TEST(ExampleConfTest, PetstoreIsInMockMode) {
+  auto apps = LoadConfDir(kConf + "/apps");
+  ASSERT_TRUE(apps.ok()) << apps.status();
+  for (const SourcedApp& a : *apps) {
+    if (a.app.name() != "petstore") continue;
+    EXPECT_TRUE(a.app.mock_mode());
+    bool has_pet = false;
+    for (const v1::Mock& m : a.app.mocks()) has_pet |= m.path() == "/pets/{id}";
+    EXPECT_TRUE(has_pet);
+    return;
+  }
+  ADD_FAILURE() << "no petstore app in conf/apps";
 }
 
 // conf/apps/userauth.json is the seed example with only the hosts changed.

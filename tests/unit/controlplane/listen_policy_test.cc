@@ -61,7 +61,8 @@ TEST(AccessTableTest, EveryCallHasItsRole) {
     EXPECT_EQ(RoleForGrpcMethod(std::string("/valet.v1.ControlService/") + m), TokenRole::kRead)
         << m;
   }
-  for (const char* m : {"ApplyApps", "DeleteApp", "Reload", "Validate", "SomethingNew"}) {
+  for (const char* m : {"ApplyApps", "DeleteApp", "Reload", "Validate", "SetMockMode",
+                        "RecordMocks", "SomethingNew"}) {
     EXPECT_EQ(RoleForGrpcMethod(std::string("/valet.v1.ControlService/") + m), TokenRole::kAdmin)
         << m;
   }

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "dataplane/metrics.h"
+#include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/options.h"
 #include "dataplane/worker.h"
 #include "tests/support/worker_probe.h"
@@ -31,7 +32,7 @@ class SnapshotStoreTest : public ::testing::Test {
     options_.workers = 3;
     std::vector<Worker*> raw;
     for (int i = 0; i < options_.workers; ++i) {
-      workers_.push_back(std::make_unique<Worker>(i, options_, metrics_));
+      workers_.push_back(std::make_unique<Worker>(i, options_, metrics_, recorder_));
       raw.push_back(workers_.back().get());
     }
     store_ = std::make_unique<SnapshotStore>(raw, metrics_, /*max_apps=*/1);
@@ -43,6 +44,7 @@ class SnapshotStoreTest : public ::testing::Test {
 
   ProxyOptions options_;
   Metrics metrics_;
+  AnswerRecorder recorder_;
   std::vector<std::unique_ptr<Worker>> workers_;  // Stopped (joined) when destroyed.
   std::unique_ptr<SnapshotStore> store_;
 };

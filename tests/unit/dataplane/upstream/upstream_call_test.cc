@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/worker.h"
 #include "tests/support/test_backend.h"
 
@@ -23,7 +24,7 @@ class UpstreamCallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.workers = 1;
-    worker_ = std::make_unique<Worker>(0, options_, metrics_);
+    worker_ = std::make_unique<Worker>(0, options_, metrics_, recorder_);
   }
 
   // Compiles an app "a" over `ports` with `timeout_ms` as its request timeout.
@@ -76,6 +77,7 @@ class UpstreamCallTest : public ::testing::Test {
 
   ProxyOptions options_;
   Metrics metrics_;
+  AnswerRecorder recorder_;
   std::unique_ptr<Worker> worker_;
   std::shared_ptr<const Snapshot> snapshot_;
 };

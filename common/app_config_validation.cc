@@ -76,7 +76,7 @@ constexpr std::string_view kRedactedRefusal =
 // The consumers of `app`: names, keys, and no two consumers (or a consumer and authKey) with the
 // same name or key. Keys are compared by their SHA-256, so a plain key and a keySha256 of the same
 // key are the same key. Errors name the field, never the key.
-void ValidateConsumers(const v1::AppConfig& app,
+void ValidateConsumers(const v1::AppConfig& app, RedactedKeys redacted,
                        const std::function<void(std::string_view, std::string_view)>& error) {
   if (static_cast<size_t>(app.consumers_size()) > kMaxConsumersPerApp) {
     error("consumers", TooManyConsumersError(app.consumers_size()));
@@ -109,7 +109,7 @@ void ValidateConsumers(const v1::AppConfig& app,
       if (c.key().size() > kMaxAuthKeyBytes) {
         error(path + ".key", AtMostBytes(kMaxAuthKeyBytes));
       } else if (IsRedactedMarker(c.key())) {
-        error(path + ".key", kRedactedRefusal);
+        if (redacted == RedactedKeys::kRefused) error(path + ".key", kRedactedRefusal);
       } else {
         digest = Sha256Hex(c.key());
       }
@@ -250,7 +250,7 @@ bool IsValidAppName(std::string_view name) {
 }
 
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
-                                                   std::string_view source) {
+                                                   std::string_view source, RedactedKeys redacted) {
   std::vector<v1::ValidationError> errors;
   auto error = [&](std::string_view path, std::string_view reason) {
     errors.push_back(MakeValidationError(source, path, reason));
@@ -277,10 +277,10 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
   }
   if (app.auth_key().size() > kMaxAuthKeyBytes) {
     error("authKey", AtMostBytes(kMaxAuthKeyBytes));
-  } else if (IsRedactedMarker(app.auth_key())) {
+  } else if (IsRedactedMarker(app.auth_key()) && redacted == RedactedKeys::kRefused) {
     error("authKey", kRedactedRefusal);
   }
-  ValidateConsumers(app, error);
+  ValidateConsumers(app, redacted, error);
   if (app.auth_header().size() > kMaxHeaderNameBytes) {
     error("authHeader", AtMostBytes(kMaxHeaderNameBytes));
   } else if (!std::all_of(app.auth_header().begin(), app.auth_header().end(), IsTokenChar)) {
@@ -340,11 +340,11 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
   return errors;
 }
 
-absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps) {
+absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps, RedactedKeys redacted) {
   std::vector<v1::ValidationError> errors;
   std::map<std::string, const SourcedApp*> by_name;
   for (const SourcedApp& s : apps) {
-    std::vector<v1::ValidationError> e = ValidateAppConfig(s.app, s.source);
+    std::vector<v1::ValidationError> e = ValidateAppConfig(s.app, s.source, redacted);
     errors.insert(errors.end(), e.begin(), e.end());
     if (s.app.name().empty()) continue;
     auto [it, inserted] = by_name.emplace(s.app.name(), &s);

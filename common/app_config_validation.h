@@ -46,9 +46,16 @@ std::string TooManyConsumersError(size_t count);
 // "must be at most kMaxMocksPerApp mocks, got COUNT", for parsing and validation alike.
 std::string TooManyMocksError(size_t count);
 
+// Whether a key may be a redacted value ("<redacted sha256:...>", common/secret_redaction.h).
+// Only a client about to send the config to the control plane allows them (valetctl apply): the
+// control plane replaces each by the stored key it stands for, or refuses it. Everywhere a config
+// is stored or served they are refused.
+enum class RedactedKeys { kRefused, kAllowed };
+
 // Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
-                                                   std::string_view source);
+                                                   std::string_view source,
+                                                   RedactedKeys redacted = RedactedKeys::kRefused);
 
 // An app with the place it came from (a file path, "request", ...), for error messages.
 struct SourcedApp {
@@ -59,7 +66,8 @@ struct SourcedApp {
 // Validates a whole set: each app, plus duplicate names across the set.
 // InvalidArgument carrying the list (common/validation_errors.h), one error per line of its
 // message, or OK.
-absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps);
+absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps,
+                            RedactedKeys redacted = RedactedKeys::kRefused);
 
 // True if `name` can be an app name: the first path segment of a request, and a conf file
 // name (NAME.json). 1 to 64 of A-Z a-z 0-9 . _ -, at least one letter or digit, not starting

@@ -37,7 +37,8 @@ absl::Status FsyncPath(const std::string& path, int flags) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<SourcedApp>> ParseFiles(const std::vector<std::string>& files) {
+absl::StatusOr<std::vector<SourcedApp>> ParseFiles(const std::vector<std::string>& files,
+                                                   RedactedKeys redacted) {
   std::vector<SourcedApp> apps;
   std::vector<v1::ValidationError> errors;
   auto add = [&](const absl::Status& status) {
@@ -59,7 +60,7 @@ absl::StatusOr<std::vector<SourcedApp>> ParseFiles(const std::vector<std::string
     }
     apps.push_back({std::move(*app), file});
   }
-  add(ValidateAppSet(apps));
+  add(ValidateAppSet(apps, redacted));
   if (!errors.empty()) return ValidationFailed(errors);
   return apps;
 }
@@ -75,7 +76,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir) {
+absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir, RedactedKeys redacted) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
@@ -95,14 +96,15 @@ absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir) {
   }
   if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot list: ", ec.message()));
   std::sort(files.begin(), files.end());
-  return ParseFiles(files);
+  return ParseFiles(files, redacted);
 }
 
-absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path) {
+absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path,
+                                                         RedactedKeys redacted) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return LoadConfDir(path);
+  if (fs::is_directory(path, ec)) return LoadConfDir(path, redacted);
   if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-  return ParseFiles({path});
+  return ParseFiles({path}, redacted);
 }
 
 absl::Status WriteSyncedFile(const std::string& path, std::string_view contents,

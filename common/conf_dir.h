@@ -14,10 +14,13 @@ namespace valet {
 
 // Loads every *.json file of `dir` (not recursive; other files are ignored), parses and validates
 // the whole set. On failure the status lists every error of every file, one per line.
-absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir);
+// `redacted`: see RedactedKeys (a conf dir never holds redacted keys).
+absl::StatusOr<std::vector<SourcedApp>> LoadConfDir(const std::string& dir,
+                                                    RedactedKeys redacted = RedactedKeys::kRefused);
 
 // Loads `path`: a single *.json file or a conf dir. Parsed and validated like LoadConfDir.
-absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(const std::string& path);
+absl::StatusOr<std::vector<SourcedApp>> LoadAppsFromPath(
+    const std::string& path, RedactedKeys redacted = RedactedKeys::kRefused);
 
 // Writes DIR/NAME.json atomically: a temp file in DIR, fsync, rename, fsync of DIR.
 // A crash at any point leaves the old file or the new one, never a half-written one.

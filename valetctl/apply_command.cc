@@ -28,7 +28,8 @@ bool LoadApps(const std::vector<std::string>& paths, std::ostream& err,
     for (v1::ValidationError& e : ValidationErrorsOf(status)) errors.push_back(std::move(e));
   };
   for (const std::string& path : paths) {
-    absl::StatusOr<std::vector<SourcedApp>> loaded = LoadAppsFromPath(path);
+    // Redacted keys (what `apps get -o json` prints) are the control plane's to resolve.
+    absl::StatusOr<std::vector<SourcedApp>> loaded = LoadAppsFromPath(path, RedactedKeys::kAllowed);
     if (!loaded.ok()) {
       add(loaded.status());
       continue;
@@ -36,7 +37,7 @@ bool LoadApps(const std::vector<std::string>& paths, std::ostream& err,
     for (SourcedApp& app : *loaded) apps.push_back(std::move(app));
   }
   // Each path was validated alone; a name may still appear in two of them.
-  if (errors.empty() && paths.size() > 1) add(ValidateAppSet(apps));
+  if (errors.empty() && paths.size() > 1) add(ValidateAppSet(apps, RedactedKeys::kAllowed));
   if (errors.empty() && apps.empty()) {
     errors.push_back(
         MakeValidationError(absl::StrJoin(paths, ", "), "", "no app config (*.json) found"));

@@ -57,6 +57,9 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   s->api_ = std::make_unique<ControlApi>(s->store_.get(), s->registry_.get());
   s->attach_ = std::make_unique<AttachService>(s->store_.get(), s->registry_.get());
   s->attach_->set_authorizer(s->authorizer_.get());
+  s->quota_ = std::make_unique<QuotaLedger>();
+  s->attach_->set_quota(s->quota_.get());
+  s->api_->set_quota(s->quota_.get());
   s->changes_ = std::make_unique<ChangeRunner>();
   s->control_ =
       std::make_unique<ControlService>(s->api_.get(), s->changes_.get(), s->authorizer_.get());

@@ -42,6 +42,12 @@ GatewayError UpstreamTimeout() {
   return {504, "upstream_timeout", "the backend did not answer in time"};
 }
 GatewayError NotReady() { return {503, "not_ready", "this gateway has no configuration yet"}; }
+GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_view budget) {
+  return {429, "rate_limited",
+          absl::StrCat("rate limit exceeded: this ", AsAbsl(budget), " may make ", limit,
+                       limit == 1 ? " request" : " requests", " per ", period_seconds,
+                       period_seconds == 1 ? " second" : " seconds")};
+}
 }  // namespace errors
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,

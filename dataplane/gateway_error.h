@@ -3,6 +3,7 @@
 #ifndef VALET_DATAPLANE_GATEWAY_ERROR_H_
 #define VALET_DATAPLANE_GATEWAY_ERROR_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,9 @@ GatewayError BadUpstreamResponse(std::string_view detail);
 GatewayError UpstreamOverloaded(std::string_view detail);
 GatewayError UpstreamTimeout();
 GatewayError NotReady();
+// 429: a rate-limit budget (`budget`: "app" or "consumer") of `limit` requests per
+// `period_seconds` is spent for the current window.
+GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_view budget);
 }  // namespace errors
 
 // Builds the response; `app` may be empty (then "app" is omitted).

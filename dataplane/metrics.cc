@@ -13,7 +13,9 @@ constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "b
 static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
               "one name per UpstreamError");
 
-std::string EscapeLabel(const std::string& v) {
+}  // namespace
+
+std::string PrometheusLabelValue(const std::string& v) {
   std::string out;
   for (char c : v) {
     if (c == '\\' || c == '"') out.push_back('\\');
@@ -25,6 +27,8 @@ std::string EscapeLabel(const std::string& v) {
   }
   return out;
 }
+
+namespace {
 
 // `errors` may be null: unrouted requests never reach a backend.
 void RenderApp(const std::string& label, const AppStats& s, std::string* requests,
@@ -109,7 +113,7 @@ std::string Metrics::RenderPrometheus() const {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, stats] : apps_) {
-      std::string label = EscapeLabel(name);
+      std::string label = PrometheusLabelValue(name);
       RenderApp(label, *stats, &requests, &errors);
       render_latency(label, *stats);
     }

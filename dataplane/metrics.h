@@ -23,6 +23,9 @@ namespace valet {
 // time (the per-endpoint connection cap and its queue; answered 503 upstream_overloaded).
 enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverloaded, kCount };
 
+// `value` escaped for a Prometheus label value (backslash, double quote, newline).
+std::string PrometheusLabelValue(const std::string& value);
+
 class AppStats {
  public:
   // Upper bounds of the latency buckets, in milliseconds (+Inf is implicit).

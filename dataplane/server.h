@@ -12,6 +12,7 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "common/admin_http_server.h"
 #include "common/token_auth.h"
+#include "dataplane/limits/rate_limits.h"
 #include "dataplane/listener.h"
 #include "dataplane/metrics.h"
 #include "dataplane/options.h"
@@ -31,6 +32,7 @@ class Server {
   boost::asio::ip::tcp::endpoint admin_endpoint() const { return admin_->local_endpoint(); }
   SnapshotStore& snapshots() { return *snapshots_; }
   Metrics& metrics() { return metrics_; }
+  RateLimits& limits() { return limits_; }
   // Null without --admin-tokens-file.
   TokenAuth* admin_tokens() { return admin_tokens_.get(); }
 
@@ -48,6 +50,7 @@ class Server {
 
   ProxyOptions options_;
   Metrics metrics_;
+  RateLimits limits_;  // Rate-limit budgets, kept across snapshots like metrics_.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;

@@ -3,14 +3,24 @@
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
+#include "dataplane/pipeline/rate_limit_stage.h"
+#include "dataplane/snapshot.h"
 
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
-  (void)app;  // Auth and the rate limit read their settings from here.
+  std::vector<std::unique_ptr<const Stage>> stages;
+  // An app that checks keys announces its budget before auth: a 401 carries the fields too.
+  if (app.limits && app.limits->announce_before_auth) {
+    stages.push_back(std::make_unique<RateLimitStage>(app.limits, RateLimitStage::Mode::kAnnounce));
+  }
+  // Auth comes here: the limit spends from the budget of the consumer it finds.
+  if (app.limits) {
+    stages.push_back(std::make_unique<RateLimitStage>(app.limits, RateLimitStage::Mode::kSpend));
+  }
   // Handlers hold no state of their own: one proxy serves every app of every snapshot.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), proxy);
+  return std::make_shared<const Pipeline>(std::move(stages), proxy);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

@@ -39,7 +39,7 @@ class UpstreamCallTest : public ::testing::Test {
       ep->set_port(port);
       ep->set_path(path);
     }
-    auto snapshot = Snapshot::Compile(config, metrics_);
+    auto snapshot = Snapshot::Compile(config, metrics_, limits_);
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
     snapshot_ = *snapshot;
     return *snapshot_->Find("a");
@@ -76,6 +76,7 @@ class UpstreamCallTest : public ::testing::Test {
 
   ProxyOptions options_;
   Metrics metrics_;
+  RateLimits limits_;
   std::unique_ptr<Worker> worker_;
   std::shared_ptr<const Snapshot> snapshot_;
 };

@@ -71,8 +71,11 @@ void QuotaBroker::Ask(Budget& budget, uint64_t window) {
 }
 
 void QuotaBroker::MaybeAskAhead(Budget& budget, const BudgetState& state) {
-  // A quarter of the last grant left (the last request, for grants of one): ask before the
-  // quota is gone, so that requests rarely wait.
+  // A quarter of the last grant left: ask before the quota is gone, so that requests rarely
+  // wait. Not once grants are down to one request (near the limit): quota asked ahead could be
+  // stranded here while other data planes' requests are refused; each request that needs one
+  // asks then.
+  if (budget.LastGrant() <= 1) return;
   if (budget.TokensLeft(state.window) * 4 > std::max<uint32_t>(1, budget.LastGrant())) return;
   Ask(budget, state.window);
 }

@@ -49,7 +49,8 @@ class QuotaBroker {
 
   // Asks for quota of `budget` in `window` unless a request is already unanswered.
   void Ask(Budget& budget, uint64_t window);
-  // Asks ahead when `budget` has few granted requests left after a spend. Cheap when it has.
+  // Asks ahead when `budget` has few granted requests left after a spend (not once grants are
+  // down to one request). Cheap when it has.
   void MaybeAskAhead(Budget& budget, const BudgetState& state);
 
   // From the control client.

@@ -19,11 +19,12 @@ WallClock::time_point At(double unix_seconds) {
 }
 
 TEST(FixedWindowTest, WindowsAreAlignedToThePeriodAndResetRoundsUp) {
-  WindowPosition at = WindowAt(At(1'000'000'019.5), seconds(60));
-  EXPECT_EQ(at.index, 1'000'000'019u / 60);
-  EXPECT_EQ(at.reset, seconds(21));  // The window ends at 1'000'000'040.
-  EXPECT_EQ(WindowAt(At(1'000'000'039.999), seconds(60)).reset, seconds(1));
-  WindowPosition next = WindowAt(At(1'000'000'040), seconds(60));
+  // 999'999'960 is a multiple of 60: a window starts there and ends at 1'000'000'020.
+  WindowPosition at = WindowAt(At(999'999'999.5), seconds(60));
+  EXPECT_EQ(at.index, 999'999'960u / 60);
+  EXPECT_EQ(at.reset, seconds(21));  // 20.5 s left, rounded up.
+  EXPECT_EQ(WindowAt(At(1'000'000'019.999), seconds(60)).reset, seconds(1));
+  WindowPosition next = WindowAt(At(1'000'000'020), seconds(60));
   EXPECT_EQ(next.index, at.index + 1);
   EXPECT_EQ(next.reset, seconds(60));
   EXPECT_EQ(WindowAt(At(7.25), seconds(1)).index, 7u);

@@ -12,6 +12,7 @@ constexpr std::pair<std::string_view, TokenRole> kGrpcMethods[] = {
     {"/valet.v1.ControlService/ListDataPlanes", TokenRole::kRead},
     {"/valet.v1.ControlService/WatchVersions", TokenRole::kRead},
     {"/valet.v1.ControlService/WaitForVersion", TokenRole::kRead},
+    {"/valet.v1.ControlService/GetLimits", TokenRole::kRead},
     {"/valet.v1.ControlService/ApplyApps", TokenRole::kAdmin},
     {"/valet.v1.ControlService/DeleteApp", TokenRole::kAdmin},
     {"/valet.v1.ControlService/Reload", TokenRole::kAdmin},

@@ -88,6 +88,21 @@ class AttachService::Reactor final
         break;
       case v1::DataPlaneMessage::kReport:
         if (token_ != 0) service_->registry_->Reported(token_, in_.report());
+        if (token_ != 0 && service_->quota_ != nullptr) {
+          service_->quota_->ReportedStatus(id_, in_.report());
+        }
+        break;
+      case v1::DataPlaneMessage::kQuotaRequest:
+        if (token_ != 0 && service_->quota_ != nullptr) {
+          auto grant = std::make_shared<v1::ControlPlaneMessage>();
+          *grant->mutable_quota_grant() = service_->quota_->Grant(id_, in_.quota_request());
+          Send(std::move(grant));
+        }
+        break;
+      case v1::DataPlaneMessage::kUsageReport:
+        if (token_ != 0 && service_->quota_ != nullptr) {
+          service_->quota_->Report(id_, in_.usage_report());
+        }
         break;
       case v1::DataPlaneMessage::kRecorded:
         if (token_ != 0 && service_->recorder_ != nullptr) service_->recorder_->Add(in_.recorded());
@@ -129,6 +144,7 @@ class AttachService::Reactor final
     service_->Remove(this);
     if (token_ != 0) {
       service_->registry_->Disconnected(token_);
+      if (service_->quota_ != nullptr) service_->quota_->Detached(id_);
       VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") detached";
     }
     delete this;
@@ -143,6 +159,7 @@ class AttachService::Reactor final
     id_ = hello.id().empty() ? peer_ : hello.id();
     token_ = service_->registry_->Connected(id_, hello.address(), peer_,
                                             same_epoch ? hello.version() : 0);
+    if (service_->quota_ != nullptr) service_->quota_->Attached(id_);
     VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") attached at version "
                     << hello.version()
                     << (same_epoch || hello.version() == 0 ? "" : " of another epoch");

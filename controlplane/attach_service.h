@@ -9,7 +9,9 @@
 // order and are never dropped, at most SendQueue::kDefaultMaxOrdered (1024) of them: a data plane
 // that lets more wait is cut off (its stream cancelled, with a warning naming it) and attaches
 // again. Every stream writes the same immutable snapshot message the AppStore built once for the
-// version (no copy per data plane). ACKs, NACKs and status reports go to the registry.
+// version (no copy per data plane). ACKs, NACKs and status reports go to the registry; quota
+// requests are answered with a grant (in order, like every kind but snapshots) and usage reports
+// go to the quota ledger.
 //
 // Threading: gRPC callback API; reactions never block (they take short locks only). A reactor
 // deletes itself in OnDone. Lifetime: `store` and `registry` outlive the service; the service
@@ -25,6 +27,7 @@
 #include "controlplane/call_auth.h"
 #include "controlplane/dataplane_registry.h"
 #include "controlplane/mock_recorder.h"
+#include "controlplane/quota/quota_ledger.h"
 #include "valet/v1/attach.grpc.pb.h"
 
 namespace valet {
@@ -44,6 +47,9 @@ class AttachService final : public v1::AttachService::CallbackService {
 
   // Queues `message` (in order) on every attached stream; returns how many took it.
   size_t SendToAll(std::shared_ptr<const v1::ControlPlaneMessage> message);
+  // Answers quota requests and takes usage reports (global rate limits); null (the default)
+  // ignores them. Set before the service is registered; outlives it.
+  void set_quota(QuotaLedger* quota) { quota_ = quota; }
 
   grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* Attach(
       grpc::CallbackServerContext* context) override;
@@ -60,6 +66,7 @@ class AttachService final : public v1::AttachService::CallbackService {
   int listener_id_ = 0;
   const CallAuthorizer* auth_ = nullptr;
   MockRecorder* recorder_ = nullptr;
+  QuotaLedger* quota_ = nullptr;
 
   absl::Mutex mu_;  // Acquired before each reactor's own mutex.
   std::set<Reactor*> reactors_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/secret_redaction.h"
+#include "common/app_config_defaults.h"
+#include "common/fixed_window.h"
 #include "common/status_macros.h"
 #include "common/validation_errors.h"
 
@@ -162,6 +164,55 @@ v1::ListDataPlanesResponse ControlApi::ListDataPlanes() const {
   v1::ListDataPlanesResponse response;
   response.set_version(store_->version());
   for (v1::DataPlaneStatus& s : registry_->List()) *response.add_dataplanes() = std::move(s);
+  return response;
+}
+
+absl::StatusOr<v1::GetLimitsResponse> ControlApi::GetLimits(
+    const v1::GetLimitsRequest& request) const {
+  std::shared_ptr<const v1::ConfigSnapshot> snap = store_->snapshot();
+  const WallClock::time_point now = WallClock::now();
+  v1::GetLimitsResponse response;
+  auto add = [&](const v1::AppConfig& app, const v1::Consumer* consumer) {
+    v1::BudgetKey key;
+    key.set_app(app.name());
+    uint32_t period = LimitPeriodSecondsOf(app);
+    key.set_limit(app.limit_value());
+    if (consumer != nullptr) {
+      key.set_consumer(consumer->name());
+      key.set_for_consumer(true);
+      key.set_limit(consumer->limit_value());
+      period = consumer->limit_period_seconds() == 0 ? kDefaultLimitPeriodSeconds
+                                                     : consumer->limit_period_seconds();
+    }
+    key.set_period_seconds(period);
+    WindowPosition at = WindowAt(now, std::chrono::seconds(period));
+    QuotaLedger::Usage usage;
+    if (quota_ != nullptr) usage = quota_->Query(key, at.index);
+    v1::LimitStatus* status = response.add_limits();
+    status->set_app(key.app());
+    status->set_consumer(key.consumer());
+    status->set_for_consumer(key.for_consumer());
+    status->set_limit(key.limit());
+    status->set_period_seconds(period);
+    status->set_window(at.index);
+    status->set_used(usage.used);
+    status->set_remaining(usage.used < key.limit() ? key.limit() - usage.used : 0);
+    status->set_reset_seconds(static_cast<uint32_t>(at.reset.count()));
+    status->set_refused(usage.refused);
+    status->set_refused_last_window(usage.refused_last_window);
+  };
+  bool found = request.app().empty();
+  for (const v1::AppConfig& app : snap->apps()) {
+    if (!request.app().empty() && app.name() != request.app()) continue;
+    found = true;
+    if (app.rate_limit() && request.consumer().empty()) add(app, nullptr);
+    for (const v1::Consumer& consumer : app.consumers()) {
+      if (consumer.limit_value() == 0) continue;
+      if (!request.consumer().empty() && consumer.name() != request.consumer()) continue;
+      add(app, &consumer);
+    }
+  }
+  if (!found) return absl::NotFoundError(absl::StrCat("no app named \"", request.app(), "\""));
   return response;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "controlplane/app_store.h"
 #include "controlplane/dataplane_registry.h"
+#include "controlplane/quota/quota_ledger.h"
 #include "valet/v1/control.pb.h"
 
 namespace valet {
@@ -53,10 +54,17 @@ class ControlApi {
   // registry's wait id while the wait is pending (for DataplaneRegistry::CancelWait), else 0.
   using WaitDone = std::function<void(absl::StatusOr<v1::WaitForVersionResponse>)>;
   uint64_t WaitForVersion(const v1::WaitForVersionRequest& request, WaitDone done);
+  // Every rate-limit budget of the served apps (or of request.app; NOT_FOUND if there is no such
+  // app), with the ledger's view of its current window.
+  absl::StatusOr<v1::GetLimitsResponse> GetLimits(const v1::GetLimitsRequest& request) const;
+
+  // The global rate-limit ledger GetLimits reads; null: every budget shows nothing used.
+  void set_quota(const QuotaLedger* quota) { quota_ = quota; }
 
  private:
   AppStore* const store_;
   DataplaneRegistry* const registry_;
+  const QuotaLedger* quota_ = nullptr;
 };
 
 }  // namespace valet

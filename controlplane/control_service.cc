@@ -317,6 +317,15 @@ grpc::ServerUnaryReactor* ControlService::ListDataPlanes(grpc::CallbackServerCon
   return Answer<v1::ListDataPlanesResponse>(context, api_->ListDataPlanes(), response);
 }
 
+grpc::ServerUnaryReactor* ControlService::GetLimits(grpc::CallbackServerContext* context,
+                                                    const v1::GetLimitsRequest* request,
+                                                    v1::GetLimitsResponse* response) {
+  if (grpc::Status denied = Authorize(context, "GetLimits"); !denied.ok()) {
+    return Refuse(context, denied);
+  }
+  return Answer<v1::GetLimitsResponse>(context, api_->GetLimits(*request), response);
+}
+
 grpc::ServerWriteReactor<v1::VersionEvent>* ControlService::WatchVersions(
     grpc::CallbackServerContext* context, const v1::WatchVersionsRequest*) {
   if (grpc::Status denied = Authorize(context, "WatchVersions"); !denied.ok()) {

@@ -83,6 +83,9 @@ class ControlService final : public v1::ControlService::CallbackService {
   grpc::ServerUnaryReactor* WaitForVersion(grpc::CallbackServerContext* context,
                                            const v1::WaitForVersionRequest* request,
                                            v1::WaitForVersionResponse* response) override;
+  grpc::ServerUnaryReactor* GetLimits(grpc::CallbackServerContext* context,
+                                      const v1::GetLimitsRequest* request,
+                                      v1::GetLimitsResponse* response) override;
 
  private:
   class WatchReactor;

@@ -79,6 +79,8 @@ struct Query {
   uint64_t expected_version = 0;
   uint64_t version = 0;
   uint32_t timeout_ms = 0;
+  std::string app;       // /v1/limits
+  std::string consumer;  // /v1/limits
 };
 
 // A piece of the request quoted in an error: bounded, so that a long URL does not make a long
@@ -132,6 +134,8 @@ absl::StatusOr<Query> ParseQuery(std::string_view query,
         return absl::InvalidArgumentError(
             absl::StrCat("query parameter dry_run: expected true or false, got ", Quote(value)));
       }
+    } else if (key == "app" || key == "consumer") {
+      (key == "app" ? q.app : q.consumer) = value;
     } else {  // expected_version, version, timeout_ms: numbers.
       absl::StatusOr<uint64_t> v = ParseUint(key, value);
       if (!v.ok()) return v.status();
@@ -275,6 +279,15 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
   }
   if (path == "/v1/dataplanes") {
     return read_only([&] { return JsonResponse(api->ListDataPlanes(), true); });
+  }
+  if (path == "/v1/limits") {
+    if (m != "GET") return Answer(done, MethodNotAllowed(m, path, kGet));
+    absl::StatusOr<Query> q = ParseQuery(query, {"app", "consumer"});
+    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
+    v1::GetLimitsRequest r;
+    r.set_app(q->app);
+    r.set_consumer(q->consumer);
+    return Answer(done, FromResult(api->GetLimits(r), true));
   }
   if (path == "/v1/version") {
     return read_only([&] { return JsonResponse(api->GetVersion(), true); });

@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   s->attach_->set_authorizer(s->authorizer_.get());
   s->recorder_ = std::make_unique<MockRecorder>();
   s->attach_->set_mock_recorder(s->recorder_.get());
+  s->quota_ = std::make_unique<QuotaLedger>();
+  s->attach_->set_quota(s->quota_.get());
+  s->api_->set_quota(s->quota_.get());
   s->changes_ = std::make_unique<ChangeRunner>();
   s->control_ =
       std::make_unique<ControlService>(s->api_.get(), s->changes_.get(), s->authorizer_.get());

@@ -29,6 +29,7 @@
 #include "controlplane/control_api.h"
 #include "controlplane/control_service.h"
 #include "controlplane/dataplane_registry.h"
+#include "controlplane/quota/quota_ledger.h"
 #include "controlplane/rest_admin.h"
 #include "grpcpp/server.h"
 
@@ -92,6 +93,7 @@ class ControlPlaneServer {
   std::unique_ptr<TokenAuth> tokens_;
   std::unique_ptr<CallAuthorizer> authorizer_;
   std::unique_ptr<DataplaneRegistry> registry_;
+  std::unique_ptr<QuotaLedger> quota_;  // Global rate limits: grants over the attach stream.
   std::unique_ptr<ControlApi> api_;
   std::unique_ptr<AttachService> attach_;
   std::unique_ptr<ChangeRunner> changes_;   // Stopped once server_ is shut down.

@@ -166,13 +166,17 @@ bool ControlClient::RunStream(const std::string& target) {
     }
     // From here on the sender thread alone writes; this thread reads (gRPC allows one of each).
     std::thread sender([this, &stream, &context] { SendLoop(stream.get(), &context); });
+    if (on_attached_) on_attached_(true);
     v1::ControlPlaneMessage in;
     while (stream->Read(&in)) {
       if (in.kind_case() == v1::ControlPlaneMessage::kRecord) {
         if (record_handler_) record_handler_(in.record());
         continue;
       }
-      if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) continue;  // Later kinds.
+      if (in.kind_case() != v1::ControlPlaneMessage::kSnapshot) {
+        if (on_message_) on_message_(in);
+        continue;
+      }
       const v1::ConfigSnapshot& snapshot = in.snapshot();
       // Shared with the workers: the last of them may notify it after this wait gave up.
       auto all_served = std::make_shared<absl::Notification>();
@@ -212,6 +216,7 @@ bool ControlClient::RunStream(const std::string& target) {
     }
     // Prompt: the stream is over (its writes fail at once) or cancelled.
     sender.join();
+    if (on_attached_) on_attached_(false);
   }
   connected_ = false;
   grpc::Status status = stream->Finish();
@@ -266,9 +271,8 @@ bool ControlClient::Enqueue(v1::DataPlaneMessage message, grpc::ClientContext* c
 }
 
 bool ControlClient::Send(v1::DataPlaneMessage message) {
-  // context_ is set only while a stream is up; holding mu_ keeps it alive for Enqueue.
   absl::MutexLock lock(&mu_);
-  if (context_ == nullptr || !connected_) return false;
+  if (context_ == nullptr || !connected_.load()) return false;
   return Enqueue(std::move(message), context_);
 }
 

@@ -114,6 +114,16 @@ class ControlClient {
   // True while a stream is attached (the control plane answered the Hello).
   bool connected() const { return connected_.load(); }
 
+  // Global rate limits (limits/quota_broker.h). `attached(true)` runs on the client's thread once
+  // a stream is up (before its first message is read; what it Sends goes first), `attached(false)`
+  // once that stream is over; `message` gets every ControlPlaneMessage but snapshots (quota
+  // grants), on the client's thread, in order. Set before Start; must not block.
+  void set_stream_hooks(std::function<void(bool attached)> attached,
+                        std::function<void(const v1::ControlPlaneMessage&)> message) {
+    on_attached_ = std::move(attached);
+    on_message_ = std::move(message);
+  }
+
  private:
   ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving,
                 ReportFn report);
@@ -140,6 +150,8 @@ class ControlClient {
   const ServingFn serving_;
   const ReportFn report_;
   std::function<void(const v1::RecordStart&)> record_handler_;
+  std::function<void(bool)> on_attached_;
+  std::function<void(const v1::ControlPlaneMessage&)> on_message_;
   int failed_attaches_ = 0;  // Consecutive; client thread.
   std::atomic<bool> connected_{false};
 

@@ -50,6 +50,13 @@ GatewayError InvalidCredentials(std::string_view header) {
   return {401, "invalid_credentials",
           absl::StrCat("the key in the ", AsAbsl(header), " header is not valid for this app")};
 }
+
+GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_view budget) {
+  return {429, "rate_limited",
+          absl::StrCat("rate limit exceeded: this ", AsAbsl(budget), " may make ", limit,
+                       limit == 1 ? " request" : " requests", " per ", period_seconds,
+                       period_seconds == 1 ? " second" : " seconds")};
+}
 }  // namespace errors
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,

@@ -3,6 +3,7 @@
 #ifndef VALET_DATAPLANE_GATEWAY_ERROR_H_
 #define VALET_DATAPLANE_GATEWAY_ERROR_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,9 @@ GatewayError NotReady();
 // `header`: the app's credential header (its name only: a key never goes into an answer).
 GatewayError MissingCredentials(std::string_view header);
 GatewayError InvalidCredentials(std::string_view header);
+// 429: a rate-limit budget (`budget`: "app" or "consumer") of `limit` requests per
+// `period_seconds` is spent for the current window.
+GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_view budget);
 }  // namespace errors
 
 // Builds the response; `app` may be empty (then "app" is omitted).

@@ -20,6 +20,7 @@
 #include "common/tls_files.h"
 #include "common/token_auth.h"
 #include "dataplane/control_client.h"
+#include "dataplane/limits/quota_broker.h"
 #include "dataplane/server.h"
 #include "dataplane/snapshot_cache.h"
 
@@ -51,6 +52,9 @@ ABSL_FLAG(int, control_backoff_max_ms, 5'000,
 ABSL_FLAG(int, report_interval_ms, 5'000,
           "With --control-plane: send a status report (version served, workers, request and "
           "error counts) to the control plane this often; 0 = never.");
+ABSL_FLAG(int, quota_wait_ms, 100,
+          "With --control-plane: how long a request of a rate-limited app may wait for quota from "
+          "the control plane before it gets 429 (docs/rate-limits.md).");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
@@ -167,6 +171,11 @@ int Run() {
                      << absl::GetFlag(FLAGS_control_backoff_max_ms);
     return 2;
   }
+  if (absl::GetFlag(FLAGS_quota_wait_ms) <= 0) {
+    VALET_LOG(ERROR) << "--quota-wait-ms must be a positive number of milliseconds, got "
+                     << absl::GetFlag(FLAGS_quota_wait_ms);
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_report_interval_ms) < 0) {
     VALET_LOG(ERROR) << "--report-interval-ms must be 0 (no reports) or positive, got "
                      << absl::GetFlag(FLAGS_report_interval_ms);
@@ -178,6 +187,9 @@ int Run() {
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
 
+  // Declared before the server: both outlive its workers, whose rate-limit stages use the broker.
+  std::unique_ptr<ControlClient> control;
+  std::unique_ptr<QuotaBroker> quota;
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(options);
   if (!server.ok()) {
     VALET_LOG(ERROR) << server.status().message();
@@ -202,7 +214,6 @@ int Run() {
     return snapshots.Install(snapshot);
   };
 
-  std::unique_ptr<ControlClient> control;
   if (!conf_dir.empty()) {
     if (absl::Status s = load_conf_dir(); !s.ok()) {
       VALET_LOG(ERROR) << "refusing to start: the conf dir " << conf_dir << " is invalid:\n"
@@ -242,6 +253,13 @@ int Run() {
     client_options.min_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_min_ms));
     client_options.max_backoff = absl::Milliseconds(absl::GetFlag(FLAGS_control_backoff_max_ms));
     client_options.report_interval = absl::Milliseconds(absl::GetFlag(FLAGS_report_interval_ms));
+    // Global rate limits: budgets compiled from here on spend quota granted over the stream.
+    quota = std::make_unique<QuotaBroker>(
+        [&control](v1::DataPlaneMessage message) {
+          return control != nullptr && control->Send(std::move(message));
+        },
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_quota_wait_ms)));
+    (*server)->limits().set_broker(quota.get());
     if (!client_options.cache_dir.empty()) {
       // Serve the last good snapshot at once; the control plane replaces it when it answers.
       absl::StatusOr<v1::ConfigSnapshot> cached = LoadSnapshotCache(client_options.cache_dir);
@@ -279,6 +297,18 @@ int Run() {
           report.set_errors(totals.errors);
           report.set_active_connections(
               (*server)->metrics().active_connections().load(std::memory_order_relaxed));
+          for (const RateLimits::BudgetUsage& u : (*server)->limits().Usage(WallClock::now())) {
+            v1::UsageReport::Usage* usage = report.add_limits();
+            usage->mutable_budget()->set_app(u.name.app);
+            usage->mutable_budget()->set_consumer(u.name.consumer);
+            usage->mutable_budget()->set_for_consumer(u.name.for_consumer);
+            usage->mutable_budget()->set_limit(u.limit);
+            usage->mutable_budget()->set_period_seconds(u.period_seconds);
+            usage->set_window(u.window);
+            usage->set_spent(u.spent);
+            usage->set_refused(u.refused.this_window);
+            usage->set_refused_last_window(u.refused.last_window);
+          }
           return report;
         });
   }
@@ -291,6 +321,11 @@ int Run() {
         [&server](const v1::RecordStart& start) { (*server)->recorder().Start(start); });
     (*server)->recorder().set_sink(
         [client](v1::DataPlaneMessage message) { client->Send(std::move(message)); });
+    control->set_stream_hooks(
+        [&quota](bool attached) { attached ? quota->OnAttached() : quota->OnDetached(); },
+        [&quota](const v1::ControlPlaneMessage& message) {
+          if (message.has_quota_grant()) quota->OnGrant(message.quota_grant());
+        });
   }
   (*server)->Start();
   if (control) control->Start();

@@ -32,7 +32,9 @@ void RenderAuthFailures(const std::string& label, const AppStats& s, std::string
   }
 }
 
-std::string EscapeLabel(const std::string& v) {
+}  // namespace
+
+std::string PrometheusLabelValue(const std::string& v) {
   std::string out;
   for (char c : v) {
     if (c == '\\' || c == '"') out.push_back('\\');
@@ -44,6 +46,8 @@ std::string EscapeLabel(const std::string& v) {
   }
   return out;
 }
+
+namespace {
 
 // `errors` may be null: unrouted requests never reach a backend.
 void RenderApp(const std::string& label, const AppStats& s, std::string* requests,
@@ -131,7 +135,7 @@ std::string Metrics::RenderPrometheus() const {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, stats] : apps_) {
-      std::string label = EscapeLabel(name);
+      std::string label = PrometheusLabelValue(name);
       RenderApp(label, *stats, &requests, &errors);
       RenderAuthFailures(label, *stats, &auth);
       render_latency(label, *stats);

@@ -25,6 +25,8 @@ enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverlo
 
 // Why the auth stage refused a request (401): no credential header, or a key it does not know.
 enum class AuthFailure { kMissing = 0, kInvalid, kCount };
+// `value` escaped for a Prometheus label value (backslash, double quote, newline).
+std::string PrometheusLabelValue(const std::string& value);
 
 class AppStats {
  public:

@@ -21,8 +21,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
     raw_workers.push_back(server->workers_.back().get());
   }
   ASSIGN_OR_RETURN(server->listener_, Listener::Bind(raw_workers, listen));
-  server->snapshots_ =
-      std::make_unique<SnapshotStore>(raw_workers, server->metrics_, options.max_apps);
+  server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_,
+                                                       server->limits_, options.max_apps);
 
   if (!options.admin_tokens_file.empty()) {
     absl::StatusOr<std::unique_ptr<TokenAuth>> tokens = TokenAuth::Load(options.admin_tokens_file);
@@ -108,7 +108,8 @@ AdminResponse Server::HandleAdmin(const AdminRequest& request) {
         return {unauthenticated ? 401 : 403, absl::StrCat(auth.status.message(), "\n"), kText};
       }
     }
-    return {200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8"};
+    return {200, metrics_.RenderPrometheus() + limits_.RenderPrometheus(),
+            "text/plain; version=0.0.4; charset=utf-8"};
   }
   return {404, "not found: try /healthz, /readyz or /metrics\n", kText};
 }

@@ -12,6 +12,7 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "common/admin_http_server.h"
 #include "common/token_auth.h"
+#include "dataplane/limits/rate_limits.h"
 #include "dataplane/listener.h"
 #include "dataplane/metrics.h"
 #include "dataplane/mocks/answer_recorder.h"
@@ -34,6 +35,7 @@ class Server {
   Metrics& metrics() { return metrics_; }
   // Record and replay (docs/mocks.md): what the control client starts, what the proxy feeds.
   AnswerRecorder& recorder() { return recorder_; }
+  RateLimits& limits() { return limits_; }
   // Null without --admin-tokens-file.
   TokenAuth* admin_tokens() { return admin_tokens_.get(); }
 
@@ -52,6 +54,7 @@ class Server {
   ProxyOptions options_;
   Metrics metrics_;
   AnswerRecorder recorder_;  // Before workers_: they hold a reference.
+  RateLimits limits_;  // Rate-limit budgets, kept across snapshots like metrics_.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;

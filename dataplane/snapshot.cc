@@ -11,7 +11,8 @@
 namespace valet {
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::ConfigSnapshot& config,
-                                                                  Metrics& metrics) {
+                                                                  Metrics& metrics,
+                                                                  RateLimits& limits) {
   std::vector<SourcedApp> sourced;
   sourced.reserve(config.apps_size());
   for (const v1::AppConfig& app : config.apps()) {
@@ -23,6 +24,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
         absl::StrCat("snapshot version ", config.version(), " refused: ", valid.message()));
   }
 
+  // Compiled only once the whole set is valid: compiling applies changed limits at once.
   auto snapshot = std::shared_ptr<Snapshot>(new Snapshot());
   snapshot->version_ = config.version();
   for (const v1::AppConfig& app : config.apps()) {
@@ -33,6 +35,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
     route->connect_timeout = std::chrono::milliseconds(ConnectTimeoutMsOf(app));
     route->request_timeout = std::chrono::milliseconds(RequestTimeoutMsOf(app));
     route->stats = metrics.ForApp(app.name());
+    route->limits = limits.Compile(app);
     for (const v1::Endpoint& ep : app.endpoints()) {
       EndpointSpec spec;
       spec.host = ep.host();

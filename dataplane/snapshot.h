@@ -2,8 +2,8 @@
 //
 // A Snapshot is built once per config version (Compile), shared as shared_ptr<const Snapshot>,
 // and never changes. Each worker holds its own reference; each request pins the one it started
-// with, so a swap never tears a request. Per-app state that must outlive a swap (stats, and later
-// rate-limit buckets) lives outside, keyed by app name, and is referenced from here.
+// with, so a swap never tears a request. Per-app state that must outlive a swap (stats, rate-limit
+// budgets) lives outside, keyed by app name, and is referenced from here.
 #ifndef VALET_DATAPLANE_SNAPSHOT_H_
 #define VALET_DATAPLANE_SNAPSHOT_H_
 
@@ -19,6 +19,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "boost/asio/ip/address.hpp"
+#include "dataplane/limits/app_limits.h"
+#include "dataplane/limits/rate_limits.h"
 #include "dataplane/metrics.h"
 #include "valet/v1/config.pb.h"
 
@@ -63,14 +65,18 @@ struct AppRoute {
   std::shared_ptr<const MockTable> mocks;
   bool mock_mode = false;
   bool mock_header = false;
+  // Rate-limit budgets (rateLimit, consumers' own limits); null for an app without any.
+  std::shared_ptr<const AppLimits> limits;
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 
 class Snapshot {
  public:
   // Validates and compiles `config`. On error the message says which app and field is wrong.
+  // Per-app state that outlives the snapshot comes from `metrics` (stats) and `limits` (budgets).
   static absl::StatusOr<std::shared_ptr<const Snapshot>> Compile(const v1::ConfigSnapshot& config,
-                                                                 Metrics& metrics);
+                                                                 Metrics& metrics,
+                                                                 RateLimits& limits);
 
   uint64_t version() const { return version_; }
   size_t app_count() const { return apps_.size(); }

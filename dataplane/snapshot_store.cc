@@ -38,7 +38,8 @@ absl::Status SnapshotStore::Install(const v1::ConfigSnapshot& config,
         absl::StrCat("snapshot version ", config.version(), " has ", config.apps_size(),
                      " apps; this data plane serves at most ", max_apps_, " (--max-apps)"));
   }
-  absl::StatusOr<std::shared_ptr<const Snapshot>> compiled = Snapshot::Compile(config, metrics_);
+  absl::StatusOr<std::shared_ptr<const Snapshot>> compiled =
+      Snapshot::Compile(config, metrics_, limits_);
   if (!compiled.ok()) {
     metrics_.config_reloads_failed().fetch_add(1, std::memory_order_relaxed);
     return compiled.status();

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "dataplane/limits/rate_limits.h"
 #include "dataplane/metrics.h"
 #include "dataplane/snapshot.h"
 #include "valet/v1/config.pb.h"
@@ -26,8 +27,9 @@ class Worker;
 class SnapshotStore {
  public:
   // `max_apps` (0: none) bounds the apps of a snapshot this data plane accepts.
-  SnapshotStore(std::vector<Worker*> workers, Metrics& metrics, uint32_t max_apps)
-      : workers_(std::move(workers)), metrics_(metrics), max_apps_(max_apps) {}
+  SnapshotStore(std::vector<Worker*> workers, Metrics& metrics, RateLimits& limits,
+                uint32_t max_apps)
+      : workers_(std::move(workers)), metrics_(metrics), limits_(limits), max_apps_(max_apps) {}
 
   // OK once the snapshot compiled and every worker has it queued. Then `served` (may be empty)
   // runs once, on the thread of the last worker to swap it in (possibly before Install returns),
@@ -45,6 +47,7 @@ class SnapshotStore {
  private:
   std::vector<Worker*> workers_;
   Metrics& metrics_;
+  RateLimits& limits_;
   const uint32_t max_apps_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);

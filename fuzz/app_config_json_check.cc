@@ -83,7 +83,9 @@ absl::Status RunAppConfigJson(std::string_view bytes) {
   ep->set_host("127.0.0.1");
   ep->set_port(9050);
   Metrics metrics;
-  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Snapshot::Compile(config, metrics);
+  RateLimits limits;
+  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot =
+      Snapshot::Compile(config, metrics, limits);
   if (!snapshot.ok()) {
     return absl::InternalError(
         absl::StrCat("a valid app does not compile: ", snapshot.status().message()));

@@ -62,7 +62,9 @@ const Snapshot& RoutingSnapshot() {
     ep->set_port(80);
     ep->set_path("/");
     static Metrics metrics;
-    absl::StatusOr<std::shared_ptr<const Snapshot>> compiled = Snapshot::Compile(config, metrics);
+    static RateLimits limits;
+    absl::StatusOr<std::shared_ptr<const Snapshot>> compiled =
+        Snapshot::Compile(config, metrics, limits);
     if (!compiled.ok()) std::abort();  // The fixed config above is valid.
     return new std::shared_ptr<const Snapshot>(*std::move(compiled));
   }();

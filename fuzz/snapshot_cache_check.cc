@@ -42,7 +42,8 @@ absl::Status CheckDecoded(std::string_view file) {
     return absl::InternalError("a snapshot read from a cache does not read back unchanged");
   }
   Metrics metrics;
-  (void)Snapshot::Compile(*snapshot, metrics);  // Refused or not: it must not crash.
+  RateLimits limits;
+  (void)Snapshot::Compile(*snapshot, metrics, limits);  // Refused or not: it must not crash.
   return absl::OkStatus();
 }
 

@@ -24,7 +24,9 @@ absl::Status RunSnapshotCompile(std::string_view bytes) {
   bool valid = ValidateAppSet(sourced).ok();
 
   Metrics metrics;
-  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Snapshot::Compile(config, metrics);
+  RateLimits limits;
+  absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot =
+      Snapshot::Compile(config, metrics, limits);
   if (snapshot.ok() != valid) {
     return absl::InternalError(absl::StrCat("Compile ", snapshot.ok() ? "accepts" : "refuses",
                                             " a snapshot that validation ",

@@ -368,6 +368,7 @@ std::vector<CommandSpec> AllCommands() {
   all.push_back(ReloadCommand());
   all.push_back(ValidateCommand());
   all.push_back(DataplanesCommand());
+  all.push_back(LimitsCommand());
   all.push_back(VersionCommand());
   all.push_back(WatchCommand());
   for (auto& c : MockCommands()) all.push_back(std::move(c));

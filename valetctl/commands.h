@@ -15,6 +15,7 @@ CommandSpec DeleteCommand();              // delete_command.cc
 CommandSpec ReloadCommand();              // reload_command.cc
 CommandSpec ValidateCommand();            // validate_command.cc (offline)
 CommandSpec DataplanesCommand();          // dataplanes_command.cc
+CommandSpec LimitsCommand();              // limits_command.cc
 CommandSpec VersionCommand();             // version_command.cc
 CommandSpec WatchCommand();               // watch_command.cc
 std::vector<CommandSpec> MockCommands();  // mock_commands.cc: mock on, mock off, mock list.

@@ -213,6 +213,19 @@ std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response) {
   return out;
 }
 
+std::string RenderLimitsTable(const v1::GetLimitsResponse& response) {
+  if (response.limits().empty()) return "no rate-limited app\n";
+  Table table(
+      {"APP", "CONSUMER", "LIMIT", "USED", "REMAINING", "RESET", "REFUSED", "REFUSED LAST"});
+  for (const v1::LimitStatus& l : response.limits()) {
+    table.AddRow({l.app(), l.for_consumer() ? l.consumer() : "-",
+                  absl::StrCat(l.limit(), "/", l.period_seconds(), "s"), absl::StrCat(l.used()),
+                  absl::StrCat(l.remaining()), absl::StrCat(l.reset_seconds(), "s"),
+                  absl::StrCat(l.refused()), absl::StrCat(l.refused_last_window())});
+  }
+  return table.Render();
+}
+
 std::string SummariseNames(const std::vector<std::string>& names) {
   if (names.size() <= kMaxNamesShown) return absl::StrJoin(names, ", ");
   return absl::StrCat(absl::StrJoin(names.begin(), names.begin() + kMaxNamesShown, ", "), " and ",

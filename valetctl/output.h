@@ -55,6 +55,10 @@ std::string RenderMocksTable(const v1::MockList& list);
 // control plane's version first.
 std::string RenderDataplanesTable(const v1::ListDataPlanesResponse& response);
 
+// `limits`: APP, CONSUMER, LIMIT (requests/period), USED, REMAINING, RESET, REFUSED (this window,
+// last window).
+std::string RenderLimitsTable(const v1::GetLimitsResponse& response);
+
 // A list of app names for a line meant for people: "a, b, c" up to kMaxNamesShown names, then
 // "a, b, c, d, e and 1995 more" (applying thousands of apps must not print one huge line; -o json
 // has every name).

@@ -5,13 +5,23 @@
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
+#include "dataplane/pipeline/rate_limit_stage.h"
+#include "dataplane/snapshot.h"
 
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
   // Only the stages and handlers an app uses: an open app has none and pays for none.
   std::vector<std::unique_ptr<const Stage>> stages;
+  // An app that checks keys announces its budget before auth: a 401 carries the fields too.
+  if (app.limits && app.limits->announce_before_auth) {
+    stages.push_back(std::make_unique<RateLimitStage>(app.limits, RateLimitStage::Mode::kAnnounce));
+  }
   if (app.credentials) stages.push_back(std::make_unique<AuthStage>(app.credentials, app.stats));
+  // The limit spends from the budget of the consumer auth found.
+  if (app.limits) {
+    stages.push_back(std::make_unique<RateLimitStage>(app.limits, RateLimitStage::Mode::kSpend));
+  }
   // The proxy holds no state of its own: one serves every app of every snapshot.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
   std::shared_ptr<const Handler> handler = proxy;

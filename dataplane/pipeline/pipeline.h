@@ -1,8 +1,8 @@
 // An app's request path as the snapshot compiles it, the way a factory builds a handler chain:
 // an ordered list of stages ending in one handler.
 //
-//   today:   [auth] -> proxy | mock (then proxy, for requests that do not ask for a mock)
-//   next:    [auth] -> [rate limit] -> proxy | fan-out | mock
+//   [rate limit: announce] -> [auth] -> [rate limit] -> proxy | mock (then proxy) | fan-out
+// (a stage in brackets only where the app uses it)
 //
 // The session routes a request to its app and calls RunPipeline; nothing feature-specific lives
 // in the session.

@@ -106,7 +106,7 @@ class ControlClientAckTest : public ::testing::Test {
       raw.push_back(workers_.back().get());
       workers_.back()->Start();
     }
-    store_ = std::make_unique<SnapshotStore>(raw, metrics_, /*max_apps=*/0);
+    store_ = std::make_unique<SnapshotStore>(raw, metrics_, limits_, /*max_apps=*/0);
   }
 
   // Attaches a client that installs into store_, as valet-dataplane does.
@@ -149,6 +149,7 @@ class ControlClientAckTest : public ::testing::Test {
   ProxyOptions options_;
   Metrics metrics_;
   AnswerRecorder recorder_;
+  RateLimits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SnapshotStore> store_;
   std::unique_ptr<ControlClient> client_;

@@ -56,8 +56,8 @@ TEST(ListenPolicyTest, AnUnparsableAddressIsAnError) {
 }
 
 TEST(AccessTableTest, EveryCallHasItsRole) {
-  for (const char* m :
-       {"ListApps", "GetApp", "GetVersion", "ListDataPlanes", "WatchVersions", "WaitForVersion"}) {
+  for (const char* m : {"ListApps", "GetApp", "GetVersion", "ListDataPlanes", "WatchVersions",
+                        "WaitForVersion", "GetLimits"}) {
     EXPECT_EQ(RoleForGrpcMethod(std::string("/valet.v1.ControlService/") + m), TokenRole::kRead)
         << m;
   }
@@ -68,6 +68,7 @@ TEST(AccessTableTest, EveryCallHasItsRole) {
   }
   EXPECT_EQ(RoleForGrpcMethod("/valet.v1.AttachService/Attach"), TokenRole::kDataplane);
   EXPECT_EQ(RoleForRestRoute("GET", "/v1/apps"), TokenRole::kRead);
+  EXPECT_EQ(RoleForRestRoute("GET", "/v1/limits"), TokenRole::kRead);
   EXPECT_EQ(RoleForRestRoute("HEAD", "/v1/version"), TokenRole::kRead);
   EXPECT_EQ(RoleForRestRoute("PUT", "/v1/apps/x"), TokenRole::kAdmin);
   EXPECT_EQ(RoleForRestRoute("DELETE", "/v1/apps/x"), TokenRole::kAdmin);

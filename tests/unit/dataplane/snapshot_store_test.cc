@@ -35,7 +35,7 @@ class SnapshotStoreTest : public ::testing::Test {
       workers_.push_back(std::make_unique<Worker>(i, options_, metrics_, recorder_));
       raw.push_back(workers_.back().get());
     }
-    store_ = std::make_unique<SnapshotStore>(raw, metrics_, /*max_apps=*/1);
+    store_ = std::make_unique<SnapshotStore>(raw, metrics_, limits_, /*max_apps=*/1);
   }
 
   void StartWorkers() {
@@ -45,6 +45,7 @@ class SnapshotStoreTest : public ::testing::Test {
   ProxyOptions options_;
   Metrics metrics_;
   AnswerRecorder recorder_;
+  RateLimits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;  // Stopped (joined) when destroyed.
   std::unique_ptr<SnapshotStore> store_;
 };

@@ -117,6 +117,33 @@ TEST(AppDetailsTest, ShowsDefaultsAndHidesTheKey) {
   EXPECT_THAT(text, HasSubstr("endpoints[1]       http://backend:9001/api (weight 5)\n"));
 }
 
+TEST(LimitsTableTest, OneRowPerBudget) {
+  v1::GetLimitsResponse response;
+  v1::LimitStatus* app = response.add_limits();
+  app->set_app("shop");
+  app->set_limit(100);
+  app->set_period_seconds(60);
+  app->set_used(40);
+  app->set_remaining(60);
+  app->set_reset_seconds(12);
+  app->set_refused(0);
+  app->set_refused_last_window(7);
+  v1::LimitStatus* alice = response.add_limits();
+  alice->set_app("shop");
+  alice->set_consumer("alice");
+  alice->set_for_consumer(true);
+  alice->set_limit(5);
+  alice->set_period_seconds(10);
+  alice->set_used(5);
+  alice->set_reset_seconds(3);
+  alice->set_refused(2);
+  EXPECT_EQ(RenderLimitsTable(response),
+            "APP    CONSUMER   LIMIT     USED   REMAINING   RESET   REFUSED   REFUSED LAST\n"
+            "shop   -          100/60s   40     60          12s     0         7\n"
+            "shop   alice      5/10s     5      0           3s      2         0\n");
+  EXPECT_EQ(RenderLimitsTable(v1::GetLimitsResponse()), "no rate-limited app\n");
+}
+
 TEST(DataPlanesTableTest, StatesAndNacks) {
   v1::ListDataPlanesResponse response;
   response.set_version(5);

@@ -10,42 +10,13 @@
 
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
+#include "tests/unit/dataplane/pipeline/recording_downstream.h"
 
 namespace valet {
 namespace {
 
 namespace http = boost::beast::http;
-
-// Records how the exchange ended; no connection behind it.
-class RecordingDownstream : public Downstream {
- public:
-  Worker& worker() override { std::abort(); }
-  TcpStream& stream() override { std::abort(); }
-  boost::beast::flat_buffer& buffer() override { return buffer_; }
-  const std::string& ClientIp() const override { return ip_; }
-  char* RelayBuffer() override { return nullptr; }
-  std::string& RequestHeadBuffer() override { return head_; }
-  std::string& ResponseHeadBuffer() override { return head_; }
-  std::shared_ptr<void> Hold() override { return nullptr; }
-  bool closed() const override { return closed_; }
-  void Fail(const GatewayError& error) override {
-    ended.push_back("fail:" + std::string(error.code));
-  }
-  void Respond(http::response<http::string_body> answer) override {
-    ended.push_back("respond:" + std::to_string(answer.result_int()));
-  }
-  void Finished(int status) override { ended.push_back("finished:" + std::to_string(status)); }
-  void Abort(int status) override { ended.push_back("abort:" + std::to_string(status)); }
-  void Tunnel(std::unique_ptr<UpstreamConnection>) override { ended.push_back("tunnel"); }
-
-  std::vector<std::string> ended;
-  bool closed_ = false;
-
- private:
-  boost::beast::flat_buffer buffer_;
-  std::string ip_ = "127.0.0.1";
-  std::string head_;
-};
+using valet::testing::RecordingDownstream;
 
 class ScriptedStage : public Stage {
  public:

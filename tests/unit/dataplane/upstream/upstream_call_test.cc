@@ -40,7 +40,7 @@ class UpstreamCallTest : public ::testing::Test {
       ep->set_port(port);
       ep->set_path(path);
     }
-    auto snapshot = Snapshot::Compile(config, metrics_);
+    auto snapshot = Snapshot::Compile(config, metrics_, limits_);
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
     snapshot_ = *snapshot;
     return *snapshot_->Find("a");
@@ -78,6 +78,7 @@ class UpstreamCallTest : public ::testing::Test {
   ProxyOptions options_;
   Metrics metrics_;
   AnswerRecorder recorder_;
+  RateLimits limits_;
   std::unique_ptr<Worker> worker_;
   std::shared_ptr<const Snapshot> snapshot_;
 };

@@ -38,6 +38,10 @@ std::string RangeError(const NumericRange& range);
 // before reading it, validation refuses such a request.
 std::string TooManyEndpointsError(size_t count);
 
+// The same for a fan-out app's routes, and for a route's backends.
+std::string TooManyRoutesError(size_t count);
+std::string TooManyBackendsError(size_t count);
+
 // Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
                                                    std::string_view source);

@@ -29,6 +29,7 @@ inline constexpr size_t kMaxAuthKeyBytes = 1024;
 inline constexpr size_t kMaxHeaderNameBytes = 256;
 inline constexpr size_t kMaxEndpointPathBytes = 2048;
 inline constexpr size_t kMaxEndpointsPerApp = 1024;
+inline constexpr size_t kMaxGroupBytes = 256;  // A fan-out backend's group key and name.
 
 }  // namespace valet
 

@@ -42,6 +42,17 @@ GatewayError UpstreamTimeout() {
   return {504, "upstream_timeout", "the backend did not answer in time"};
 }
 GatewayError NotReady() { return {503, "not_ready", "this gateway has no configuration yet"}; }
+GatewayError FanoutBackendFailed(std::string_view backend, std::string_view why) {
+  return {502, "fanout_backend_failed",
+          absl::StrCat("required backend \"", AsAbsl(backend), "\" failed: ", AsAbsl(why))};
+}
+GatewayError FanoutBackendTimeout(std::string_view backend, std::string_view why) {
+  return {504, "fanout_backend_timeout",
+          absl::StrCat("required backend \"", AsAbsl(backend), "\" timed out: ", AsAbsl(why))};
+}
+GatewayError FanoutKeyCollision(std::string_view detail) {
+  return {502, "fanout_key_collision", std::string(detail)};
+}
 }  // namespace errors
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,

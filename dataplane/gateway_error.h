@@ -30,6 +30,11 @@ GatewayError BadUpstreamResponse(std::string_view detail);
 GatewayError UpstreamOverloaded(std::string_view detail);
 GatewayError UpstreamTimeout();
 GatewayError NotReady();
+// Fan-out (docs/fanout.md): a required backend failed or timed out; two answers hold one key
+// under the route's "error" policy.
+GatewayError FanoutBackendFailed(std::string_view backend, std::string_view why);
+GatewayError FanoutBackendTimeout(std::string_view backend, std::string_view why);
+GatewayError FanoutKeyCollision(std::string_view detail);
 }  // namespace errors
 
 // Builds the response; `app` may be empty (then "app" is omitted).

@@ -36,7 +36,12 @@ struct EndpointSpec {
   std::optional<boost::asio::ip::address> address;  // Set when `host` is an IP literal.
 };
 
+// An endpoint as the request path uses it: its key, Host header and parsed address.
+EndpointSpec MakeEndpointSpec(std::string host, uint16_t port, std::string path_prefix,
+                              uint32_t weight);
+
 class Pipeline;
+class RouteTable;
 
 // A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
 // (the seed's single authKey, name ""). The rate limiter charges its budget when limit_value > 0.
@@ -56,6 +61,8 @@ struct AppRoute {
   std::chrono::milliseconds connect_timeout{0};
   std::chrono::milliseconds request_timeout{0};
   std::shared_ptr<AppStats> stats;
+  // Fan-out routes (dataplane/fanout/route_table.h); null for an app without routes.
+  std::shared_ptr<const RouteTable> routes;
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 

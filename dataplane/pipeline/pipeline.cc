@@ -1,5 +1,6 @@
 #include "dataplane/pipeline/pipeline.h"
 
+#include "dataplane/fanout/route_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
@@ -7,10 +8,13 @@
 namespace valet {
 
 std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
-  (void)app;  // Auth and the rate limit read their settings from here.
-  // Handlers hold no state of their own: one proxy serves every app of every snapshot.
+  // Handlers hold no state of their own: one proxy serves every app of every snapshot, and one
+  // route handler every app with routes (it reads the exchange's app's route table). An app
+  // without routes ends in the proxy itself and pays nothing for routes.
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(), proxy);
+  static const std::shared_ptr<const Handler> routes = std::make_shared<RouteHandler>();
+  return std::make_shared<const Pipeline>(std::vector<std::unique_ptr<const Stage>>(),
+                                          app.routes ? routes : proxy);
 }
 
 void RunPipeline(const Pipeline& pipeline, Exchange& exchange, Downstream& downstream) {

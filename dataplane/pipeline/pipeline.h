@@ -1,8 +1,8 @@
 // An app's request path as the snapshot compiles it, the way a factory builds a handler chain:
 // an ordered list of stages ending in one handler.
 //
-//   today:   proxy
-//   next:    auth -> rate limit -> proxy | fan-out | mock
+//   today:   proxy, or routes (fan-out, else proxy) for an app with routes
+//   next:    auth -> rate limit -> proxy | routes (fan-out | mock, else proxy)
 //
 // The session routes a request to its app and calls RunPipeline; nothing feature-specific lives
 // in the session.

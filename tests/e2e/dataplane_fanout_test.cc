@@ -112,7 +112,6 @@ TEST_F(FanoutTest, EachCollisionPolicy) {
   EXPECT_GATEWAY_ERROR(*error, 502, "fanout_key_collision");
   EXPECT_THAT(error->body, HasSubstr(R"(\"id\" (backends \"left\" and \"right\"))"));
 
-  client = Client();
   auto first = client.Get("/agg/first");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->status, 200);

@@ -120,7 +120,16 @@ void ValidateRoutes(const v1::AppConfig& app,
       } else if (b.group() == "_valet") {
         error(bpath + ".group", "\"_valet\" is the gateway's own key in a merged answer");
       }
-      if (b.name().size() > kMaxGroupBytes) error(bpath + ".name", AtMostBytes(kMaxGroupBytes));
+      // The name goes into a header (X-Valet-Missing) and metric labels: plain characters only.
+      if (b.name().size() > kMaxGroupBytes) {
+        error(bpath + ".name", AtMostBytes(kMaxGroupBytes));
+      } else if (!std::all_of(b.name().begin(), b.name().end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) ||
+                          std::string_view("-_.:[]").find(c) != std::string_view::npos;
+                 })) {
+        error(bpath + ".name",
+              absl::StrCat(QuoteForError(b.name()), " may hold only A-Z a-z 0-9 and - _ . : [ ]"));
+      }
       if (!InRange(b.timeout_ms(), kTimeoutMsRange)) {
         error(bpath + ".timeoutMs", RangeError(kTimeoutMsRange));
       }

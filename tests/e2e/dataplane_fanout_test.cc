@@ -291,6 +291,24 @@ TEST_F(FanoutTest, RequestsMatchingNoRouteAreProxied) {
   EXPECT_EQ(fallback_->request_count(), 3u);
 }
 
+TEST_F(FanoutTest, BodyOverTheFanoutLimitIs413AndNoLegStarts) {
+  auto a = StartBackend("a", JsonReply(R"({"a": 1})"));
+  WriteAgg(Routes("POST", "/x", {UrlLeg(*a)}));
+  StartDataplane({"--max-fanout-body-bytes", "1000"});
+  auto fits = Client().Send("POST", "/agg/x", {}, std::string(1000, 'x'));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->status, 200) << fits->body;
+  auto large = Client().Send("POST", "/agg/x", {}, std::string(1001, 'x'));
+  ASSERT_TRUE(large.ok()) << large.status();
+  EXPECT_GATEWAY_ERROR(*large, 413, "body_too_large");
+  auto chunked =
+      Client().Send("POST", "/agg/x", {}, "",
+                    std::vector<std::string>{std::string(600, 'x'), std::string(600, 'y')});
+  ASSERT_TRUE(chunked.ok()) << chunked.status();
+  EXPECT_GATEWAY_ERROR(*chunked, 413, "body_too_large");
+  EXPECT_EQ(a->request_count(), 1u);
+}
+
 TEST_F(FanoutTest, BadRoutesAreRefusedWithTheirPath) {
   WriteApp("agg", AppJson("agg", {9}, R"("routes": [{"path": "/user/{id}", "backends": [
       {"app": "nosuchapp"}, {"url": "http://127.0.0.1:9", "path": "/u/{who}"}]}],)"));

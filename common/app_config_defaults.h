@@ -23,6 +23,10 @@ inline constexpr uint32_t kDefaultConnectTimeoutMs = 1000;
 inline constexpr uint32_t kDefaultRequestTimeoutMs = 15000;
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
 inline constexpr size_t kMaxAppNameLength = 64;
+// A fan-out route's policy for a key two answers both hold.
+inline constexpr std::string_view kCollisionError = "error";
+inline constexpr std::string_view kCollisionFirst = "first";
+inline constexpr std::string_view kCollisionLast = "last";
 
 // Accessors that apply the defaults above.
 inline std::string_view AuthHeaderOf(const v1::AppConfig& app) {
@@ -39,6 +43,13 @@ inline uint32_t ConnectTimeoutMsOf(const v1::AppConfig& app) {
 }
 inline uint32_t RequestTimeoutMsOf(const v1::AppConfig& app) {
   return app.request_timeout_ms() == 0 ? kDefaultRequestTimeoutMs : app.request_timeout_ms();
+}
+inline std::string_view CollisionOf(const v1::Route& route) {
+  return route.collision().empty() ? kCollisionError : std::string_view(route.collision());
+}
+// A backend of a route is required unless it says "required": false.
+inline bool RequiredOf(const v1::RouteBackend& backend) {
+  return !backend.has_required() || backend.required();
 }
 inline uint32_t WeightOf(const v1::Endpoint& ep) {
   return ep.weight() == 0 ? kDefaultEndpointWeight : ep.weight();

@@ -13,6 +13,7 @@
 #include "common/app_config_validation.h"
 #include "common/error_text.h"
 #include "common/message_limits.h"
+#include "common/route_syntax.h"
 #include "common/string_view.h"
 #include "common/validation_errors.h"
 #include "google/protobuf/descriptor.h"
@@ -365,6 +366,9 @@ const FieldRule kFieldRules[] = {
     {"valet.v1.Endpoint.weight", false, &kWeightRange},
     {"valet.v1.AppConfig.mocks", false, nullptr, kMaxMocksPerApp, TooManyMocksError},
     {"valet.v1.Mock.json", false, nullptr, 0, nullptr, /*raw_json=*/true},
+    {"valet.v1.AppConfig.routes", false, nullptr, kMaxRoutesPerApp, TooManyRoutesError},
+    {"valet.v1.Route.backends", false, nullptr, kMaxBackendsPerRoute, TooManyBackendsError},
+    {"valet.v1.RouteBackend.timeout_ms", false, &kTimeoutMsRange},
 };
 
 const FieldRule& RuleOf(const FieldDescriptor* field) {

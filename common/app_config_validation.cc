@@ -14,6 +14,7 @@
 #include "common/secret_redaction.h"
 #include "common/sha256.h"
 #include "common/path_pattern.h"
+#include "common/route_syntax.h"
 #include "common/string_view.h"
 #include "common/validation_errors.h"
 #include "nlohmann/json.hpp"
@@ -215,10 +216,114 @@ void ValidateMocks(const v1::AppConfig& app,
   }
 }
 
+// The routes of one app (everything but whether a backend's app exists: ValidateAppSet knows).
+void ValidateRoutes(const v1::AppConfig& app,
+                    const std::function<void(std::string_view, std::string_view)>& error) {
+  if (static_cast<size_t>(app.routes_size()) > kMaxRoutesPerApp) {
+    return error("routes", TooManyRoutesError(app.routes_size()));
+  }
+  for (int i = 0; i < app.routes_size(); ++i) {
+    const v1::Route& route = app.routes(i);
+    std::string path = absl::StrCat("routes[", i, "]");
+    if (!route.method().empty() && route.method() != "*" &&
+        (route.method().size() > 32 ||
+         !std::all_of(route.method().begin(), route.method().end(), IsTokenChar))) {
+      error(path + ".method", absl::StrCat(QuoteForError(route.method()),
+                                           " is not a method (\"GET\", ...; \"\" or \"*\": any)"));
+    }
+    absl::StatusOr<std::vector<PatternSegment>> pattern = ParseRoutePattern(route.path());
+    if (route.path().empty()) {
+      error(path + ".path", "is required");
+    } else if (!pattern.ok()) {
+      error(path + ".path",
+            absl::StrCat(QuoteForError(route.path()), ": ", pattern.status().message()));
+    }
+    if (!route.collision().empty() && route.collision() != kCollisionError &&
+        route.collision() != kCollisionFirst && route.collision() != kCollisionLast) {
+      error(path + ".collision", absl::StrCat(QuoteForError(route.collision()),
+                                              " is not a policy (\"error\", \"first\" or "
+                                              "\"last\")"));
+    }
+    if (route.backends().empty()) {
+      error(path + ".backends", "at least one backend is required");
+      continue;
+    }
+    if (static_cast<size_t>(route.backends_size()) > kMaxBackendsPerRoute) {
+      error(path + ".backends", TooManyBackendsError(route.backends_size()));
+      continue;
+    }
+    std::map<std::string, int> names;
+    for (int j = 0; j < route.backends_size(); ++j) {
+      const v1::RouteBackend& b = route.backends(j);
+      std::string bpath = absl::StrCat(path, ".backends[", j, "]");
+      if (!b.app().empty() && !b.url().empty()) {
+        error(bpath + ".url", "give app or url, not both");
+      } else if (b.app().empty() && b.url().empty()) {
+        error(bpath + ".app", "app or url is required");
+      } else if (!b.app().empty() && !IsValidAppName(b.app())) {
+        error(bpath + ".app", absl::StrCat(QuoteForError(b.app()), " is not an app name"));
+      } else if (!b.url().empty()) {
+        absl::StatusOr<BackendUrl> url = ParseBackendUrl(b.url());
+        if (!url.ok()) {
+          error(bpath + ".url", absl::StrCat(QuoteForError(b.url()), ": ", url.status().message()));
+        } else if (url->prefix.size() > kMaxEndpointPathBytes) {
+          error(bpath + ".url", AtMostBytes(kMaxEndpointPathBytes));
+        }
+      }
+      if (!b.path().empty()) {
+        absl::StatusOr<std::vector<TemplatePiece>> pieces = ParsePathTemplate(b.path());
+        if (!pieces.ok()) {
+          error(bpath + ".path",
+                absl::StrCat(QuoteForError(b.path()), ": ", pieces.status().message()));
+        } else if (pattern.ok()) {
+          for (const std::string& name : UnknownTemplateParams(*pieces, *pattern)) {
+            error(bpath + ".path",
+                  absl::StrCat("{", name, "} is not a parameter of the route's path ",
+                               QuoteForError(route.path())));
+          }
+        }
+      }
+      if (b.group().size() > kMaxGroupBytes) {
+        error(bpath + ".group", AtMostBytes(kMaxGroupBytes));
+      } else if (b.group() == "_valet") {
+        error(bpath + ".group", "\"_valet\" is the gateway's own key in a merged answer");
+      }
+      // The name goes into a header (X-Valet-Missing) and metric labels: plain characters only.
+      if (b.name().size() > kMaxGroupBytes) {
+        error(bpath + ".name", AtMostBytes(kMaxGroupBytes));
+      } else if (!std::all_of(b.name().begin(), b.name().end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) ||
+                          std::string_view("-_.:[]").find(c) != std::string_view::npos;
+                 })) {
+        error(bpath + ".name",
+              absl::StrCat(QuoteForError(b.name()), " may hold only A-Z a-z 0-9 and - _ . : [ ]"));
+      }
+      if (!InRange(b.timeout_ms(), kTimeoutMsRange)) {
+        error(bpath + ".timeoutMs", RangeError(kTimeoutMsRange));
+      }
+      std::string name = BackendNameOf(b.name(), b.app(), b.url());
+      auto [it, inserted] = names.emplace(name, j);
+      if (!inserted) {
+        error(bpath + ".name",
+              absl::StrCat("backends[", it->second, "] is also called ", QuoteForError(name),
+                           ": give each backend of a route its own name"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string TooManyMocksError(size_t count) {
   return absl::StrCat("must be at most ", kMaxMocksPerApp, " mocks, got ", count);
+}
+
+std::string TooManyRoutesError(size_t count) {
+  return absl::StrCat("must be at most ", kMaxRoutesPerApp, " routes, got ", count);
+}
+
+std::string TooManyBackendsError(size_t count) {
+  return absl::StrCat("must be at most ", kMaxBackendsPerRoute, " backends, got ", count);
 }
 
 std::string RangeError(const NumericRange& range) {
@@ -337,6 +442,7 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
     error("requestTimeoutMs", RangeError(kTimeoutMsRange));
   }
   ValidateMocks(app, error);
+  ValidateRoutes(app, error);
   return errors;
 }
 
@@ -353,6 +459,19 @@ absl::Status ValidateAppSet(const std::vector<SourcedApp>& apps, RedactedKeys re
           MakeValidationError(s.source, "name",
                               absl::StrCat("duplicate app name ", QuoteForError(s.app.name()),
                                            " (also in ", it->second->source, ")")));
+    }
+  }
+  // A fan-out backend that names an app names one of this set.
+  for (const SourcedApp& s : apps) {
+    for (int i = 0; i < s.app.routes_size(); ++i) {
+      const v1::Route& route = s.app.routes(i);
+      for (int j = 0; j < route.backends_size(); ++j) {
+        const std::string& app = route.backends(j).app();
+        if (app.empty() || !IsValidAppName(app) || by_name.count(app) > 0) continue;
+        errors.push_back(MakeValidationError(
+            s.source, absl::StrCat("routes[", i, "].backends[", j, "].app"),
+            absl::StrCat("no app named ", QuoteForError(app), " in this configuration")));
+      }
     }
   }
   return ValidationFailed(errors);

@@ -51,6 +51,9 @@ std::string TooManyMocksError(size_t count);
 // control plane replaces each by the stored key it stands for, or refuses it. Everywhere a config
 // is stored or served they are refused.
 enum class RedactedKeys { kRefused, kAllowed };
+// The same for a fan-out app's routes, and for a route's backends.
+std::string TooManyRoutesError(size_t count);
+std::string TooManyBackendsError(size_t count);
 
 // Returns every problem of one app, each naming SOURCE and the JSON path. Empty when valid.
 std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,

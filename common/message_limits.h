@@ -39,6 +39,7 @@ inline constexpr size_t kMaxMockBodyBytes = 64u << 10;
 inline constexpr size_t kMaxMockHeaders = 32;
 inline constexpr size_t kMaxMockHeaderValueBytes = 8192;
 inline constexpr uint32_t kMaxMockDelayMs = 30000;
+inline constexpr size_t kMaxGroupBytes = 256;  // A fan-out backend's group key and name.
 
 }  // namespace valet
 

@@ -270,9 +270,14 @@ absl::StatusOr<uint64_t> AppStore::Delete(const std::string& name, const ChangeO
   if (entries_.find(name) == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("no app named \"", name, "\""));
   }
-  if (options.dry_run) return version_;
   Entries next = entries_;
   next.erase(name);
+  // A fan-out route of another app may name this one: the apps left must still hold together.
+  std::vector<SourcedApp> rest;
+  rest.reserve(next.size());
+  for (const auto& [other, e] : next) rest.push_back({e.app, e.path});
+  RETURN_IF_ERROR(ValidateAppSet(rest));
+  if (options.dry_run) return version_;
   return CommitLocked(std::move(next), {}, {name}, /*write_files=*/true);
 }
 

@@ -57,6 +57,18 @@ GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_vie
                        limit == 1 ? " request" : " requests", " per ", period_seconds,
                        period_seconds == 1 ? " second" : " seconds")};
 }
+
+GatewayError FanoutBackendFailed(std::string_view backend, std::string_view why) {
+  return {502, "fanout_backend_failed",
+          absl::StrCat("required backend \"", AsAbsl(backend), "\" failed: ", AsAbsl(why))};
+}
+GatewayError FanoutBackendTimeout(std::string_view backend, std::string_view why) {
+  return {504, "fanout_backend_timeout",
+          absl::StrCat("required backend \"", AsAbsl(backend), "\" timed out: ", AsAbsl(why))};
+}
+GatewayError FanoutKeyCollision(std::string_view detail) {
+  return {502, "fanout_key_collision", std::string(detail)};
+}
 }  // namespace errors
 
 http::response<http::string_body> MakeErrorResponse(const GatewayError& error, std::string_view app,

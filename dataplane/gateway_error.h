@@ -37,6 +37,11 @@ GatewayError InvalidCredentials(std::string_view header);
 // 429: a rate-limit budget (`budget`: "app" or "consumer") of `limit` requests per
 // `period_seconds` is spent for the current window.
 GatewayError RateLimited(uint32_t limit, int64_t period_seconds, std::string_view budget);
+// Fan-out (docs/fanout.md): a required backend failed or timed out; two answers hold one key
+// under the route's "error" policy.
+GatewayError FanoutBackendFailed(std::string_view backend, std::string_view why);
+GatewayError FanoutBackendTimeout(std::string_view backend, std::string_view why);
+GatewayError FanoutKeyCollision(std::string_view detail);
 }  // namespace errors
 
 // Builds the response; `app` may be empty (then "app" is omitted).

@@ -78,6 +78,11 @@ ABSL_FLAG(std::string, port_file, "",
           "'admin HOST:PORT').");
 ABSL_FLAG(uint32_t, max_header_bytes, 16 * 1024, "Largest request header; larger gets 431.");
 ABSL_FLAG(uint64_t, max_body_bytes, 64ull * 1024 * 1024, "Largest request body; larger gets 413.");
+ABSL_FLAG(uint64_t, max_fanout_body_bytes, 1024 * 1024,
+          "Largest request body of a fan-out route (read whole, then sent to every backend); "
+          "larger gets 413.");
+ABSL_FLAG(uint64_t, max_fanout_answer_bytes, 4 * 1024 * 1024,
+          "Largest answer body of one fan-out backend; a larger answer fails that leg.");
 ABSL_FLAG(int, client_timeout_ms, 60'000,
           "Deadline of every client read and write, and of an idle keep-alive connection.");
 ABSL_FLAG(int, tunnel_idle_timeout_ms, 300'000,
@@ -114,6 +119,8 @@ int Run() {
   if (options.workers <= 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
   options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.max_fanout_body_bytes = absl::GetFlag(FLAGS_max_fanout_body_bytes);
+  options.max_fanout_answer_bytes = absl::GetFlag(FLAGS_max_fanout_answer_bytes);
   options.client_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_client_timeout_ms));
   options.tunnel_idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_tunnel_idle_timeout_ms));

@@ -13,6 +13,11 @@ constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "b
 static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
               "one name per UpstreamError");
 
+constexpr const char* kLegOutcomeNames[] = {"ok",         "timeout",  "status",
+                                            "connection", "not_json", "cancelled"};
+static_assert(std::size(kLegOutcomeNames) == static_cast<size_t>(LegOutcome::kCount),
+              "one name per LegOutcome");
+
 constexpr const char* kAuthFailureNames[] = {"missing", "invalid"};
 static_assert(std::size(kAuthFailureNames) == static_cast<size_t>(AuthFailure::kCount),
               "one name per AuthFailure");
@@ -80,6 +85,18 @@ void AppStats::RecordRequest(int status, std::chrono::nanoseconds latency) {
       std::memory_order_relaxed);
 }
 
+std::string_view LegOutcomeName(LegOutcome outcome) {
+  return kLegOutcomeNames[static_cast<int>(outcome)];
+}
+
+std::shared_ptr<FanoutLegStats> Metrics::ForFanoutLeg(const std::string& app,
+                                                      const std::string& backend) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<FanoutLegStats>& slot = fanout_legs_[{app, backend}];
+  if (!slot) slot = std::make_shared<FanoutLegStats>();
+  return slot;
+}
+
 std::shared_ptr<AppStats> Metrics::ForApp(const std::string& name) {
   absl::MutexLock lock(&mu_);
   std::shared_ptr<AppStats>& slot = apps_[name];
@@ -144,6 +161,22 @@ std::string Metrics::RenderPrometheus() const {
   RenderApp("", *unrouted_, &requests, nullptr);
 
   std::string out = requests + errors + auth + latency;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!fanout_legs_.empty()) {
+      absl::StrAppend(&out,
+                      "# HELP valet_fanout_legs_total Fan-out legs, by app, backend and outcome.\n"
+                      "# TYPE valet_fanout_legs_total counter\n");
+    }
+    for (const auto& [key, stats] : fanout_legs_) {
+      std::string labels = absl::StrCat("app=\"", PrometheusLabelValue(key.first), "\",backend=\"",
+                                        PrometheusLabelValue(key.second), "\",outcome=\"");
+      for (int o = 0; o < static_cast<int>(LegOutcome::kCount); ++o) {
+        absl::StrAppend(&out, "valet_fanout_legs_total{", labels, kLegOutcomeNames[o], "\"} ",
+                        stats->count(static_cast<LegOutcome>(o)), "\n");
+      }
+    }
+  }
   absl::StrAppend(&out,
                   "# HELP valet_config_reloads_total Snapshot installs, by result.\n"
                   "# TYPE valet_config_reloads_total counter\n"

@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -27,6 +29,23 @@ enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverlo
 enum class AuthFailure { kMissing = 0, kInvalid, kCount };
 // `value` escaped for a Prometheus label value (backslash, double quote, newline).
 std::string PrometheusLabelValue(const std::string& value);
+// How one leg of a fan-out request ended (docs/fanout.md). kCancelled: the client went away.
+enum class LegOutcome { kOk = 0, kTimeout, kStatus, kConnection, kNotJson, kCancelled, kCount };
+std::string_view LegOutcomeName(LegOutcome outcome);
+
+// Legs of one fan-out backend of one app, by outcome.
+class FanoutLegStats {
+ public:
+  void Record(LegOutcome outcome) {
+    by_outcome_[static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t count(LegOutcome outcome) const {
+    return by_outcome_[static_cast<int>(outcome)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<uint64_t>, static_cast<int>(LegOutcome::kCount)> by_outcome_{};
+};
 
 class AppStats {
  public:
@@ -68,6 +87,10 @@ class Metrics {
   // Stats of app `name`, created on first use. The pointer stays valid for the registry's life.
   std::shared_ptr<AppStats> ForApp(const std::string& name);
 
+  // Legs of the fan-out backend `backend` of app `app`, created on first use (at snapshot
+  // compile time); valid for the registry's life.
+  std::shared_ptr<FanoutLegStats> ForFanoutLeg(const std::string& app, const std::string& backend);
+
   // Requests that named no known app.
   AppStats& unrouted() { return *unrouted_; }
 
@@ -96,6 +119,8 @@ class Metrics {
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<AppStats>> apps_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<FanoutLegStats>> fanout_legs_
+      ABSL_GUARDED_BY(mu_);
   std::shared_ptr<AppStats> unrouted_ = std::make_shared<AppStats>();
   std::atomic<uint64_t> config_reloads_ok_{0};
   std::atomic<uint64_t> config_reloads_failed_{0};

@@ -18,8 +18,12 @@ struct ProxyOptions {
   uint32_t max_apps = 0;  // A snapshot with more apps is refused (NACK). 0: no limit.
 
   // Client side.
-  uint32_t max_header_bytes = 16 * 1024;             // Larger: 431.
-  uint64_t max_body_bytes = 64ull * 1024 * 1024;     // Larger: 413.
+  uint32_t max_header_bytes = 16 * 1024;          // Larger: 431.
+  uint64_t max_body_bytes = 64ull * 1024 * 1024;  // Larger: 413.
+  // Fan-out routes: the request body is read whole (larger: 413) and each backend's answer too
+  // (larger: that leg fails).
+  uint64_t max_fanout_body_bytes = 1024 * 1024;
+  uint64_t max_fanout_answer_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds client_timeout{60'000};  // Every read and write, and keep-alive idle.
   // A tunnel (after a protocol switch, WebSocket) in which no byte moved this long is closed.
   std::chrono::milliseconds tunnel_idle_timeout{300'000};

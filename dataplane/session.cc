@@ -4,6 +4,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
 #include "common/http_framing.h"
+#include "dataplane/fanout/fanout_call.h"
 #include "dataplane/http_fields.h"
 #include "dataplane/pipeline/pipeline.h"
 #include "dataplane/tunnel.h"
@@ -67,6 +68,7 @@ void Session::Close() {
   beast::error_code ignored;
   client_.socket().close(ignored);
   if (exchange_ && exchange_->upstream) exchange_->upstream->Cancel();
+  if (exchange_ && exchange_->fanout) exchange_->fanout->Cancel();
   if (auto tunnel = tunnel_.lock()) tunnel->Stop();
 }
 

@@ -41,6 +41,12 @@ struct EndpointSpec {
 class AppCredentials;
 class Pipeline;
 class MockTable;
+// An endpoint as the request path uses it: its key, Host header and parsed address.
+EndpointSpec MakeEndpointSpec(std::string host, uint16_t port, std::string path_prefix,
+                              uint32_t weight);
+
+class Pipeline;
+class RouteTable;
 
 // A caller of an app that presented a valid key (auth stage), or the app's anonymous consumer
 // (the seed's single authKey, name ""). The rate limiter charges its budget when limit_value > 0.
@@ -67,6 +73,8 @@ struct AppRoute {
   bool mock_header = false;
   // Rate-limit budgets (rateLimit, consumers' own limits); null for an app without any.
   std::shared_ptr<const AppLimits> limits;
+  // Fan-out routes (dataplane/fanout/route_table.h); null for an app without routes.
+  std::shared_ptr<const RouteTable> routes;
   std::shared_ptr<const Pipeline> pipeline;  // Stages, then a handler (pipeline/pipeline.h).
 };
 

@@ -5,6 +5,7 @@
 //                                padded to N bytes (default --body-bytes) with a "pad" field.
 //   HEAD                      -> the GET headers, no body.
 //   any other method          -> 200 with the request body echoed back (same Content-Type).
+//   --delay-ms N              -> every answer N ms late (the fan-out benchmark's slow backends).
 //   GET  /_echo/stats          -> {"accepted": N}: connections accepted since start (the load
 //                                benchmarks read it to count the connections a proxy opened).
 //
@@ -19,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -42,6 +44,9 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write 'listen HOST:PORT' here (atomically) once bound.");
 ABSL_FLAG(int, threads, 2, "Event-loop threads.");
 ABSL_FLAG(int, body_bytes, 1024, "Size of GET response bodies unless the query says ?bytes=N.");
+ABSL_FLAG(int, delay_ms, 0,
+          "Answer every request this long after it arrived (a timer, not a sleep): a backend "
+          "with a known latency for the fan-out benchmark.");
 
 namespace valet {
 namespace {
@@ -57,6 +62,8 @@ constexpr std::string_view kStatsPath = "/_echo/stats";
 
 // Connections accepted by every loop.
 std::atomic<uint64_t> accepted_connections{0};
+// --delay-ms, set once before the loops start.
+std::chrono::milliseconds answer_delay{0};
 
 // The JSON answer to a GET: {"service":"echo","method":M,"path":P,"pad":"xxx"} of `size` bytes,
 // or without "pad" if that is already longer.
@@ -137,6 +144,17 @@ class Session : public std::enable_shared_from_this<Session> {
       res_->body() = std::move(req.body());
       res_->content_length(res_->body().size());
     }
+    if (answer_delay.count() > 0) {
+      timer_.expires_after(answer_delay);
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Write();
+      });
+      return;
+    }
+    Write();
+  }
+
+  void Write() {
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
@@ -153,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer timer_{stream_.get_executor()};
   size_t body_bytes_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -211,6 +230,7 @@ int Main(int argc, char** argv) {
   valet::ParseFlags(argc, argv);  // Accepts --conf-dir as well as --conf_dir.
   SetLogProgramName("echo-backend");
   const std::string listen = absl::GetFlag(FLAGS_listen);
+  answer_delay = std::chrono::milliseconds(std::clamp(absl::GetFlag(FLAGS_delay_ms), 0, 600'000));
   const int threads = std::clamp(absl::GetFlag(FLAGS_threads), 1, 256);
   const size_t body_bytes = std::min<size_t>(
       static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_body_bytes))), kMaxBodyBytes);

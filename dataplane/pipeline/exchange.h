@@ -23,6 +23,7 @@
 
 namespace valet {
 
+class FanoutCall;
 class UpstreamCall;
 
 // Header fields that go on whatever answer the exchange gets (the backend's, a gateway error, a
@@ -71,6 +72,8 @@ struct Exchange {
 
   // The proxy handler's call, cancelled if the client connection closes.
   std::shared_ptr<UpstreamCall> upstream;
+  // The fan-out handler's call (dataplane/fanout/fanout_call.h), cancelled likewise.
+  std::shared_ptr<FanoutCall> fanout;
 };
 
 }  // namespace valet

@@ -2,6 +2,7 @@
 
 #include "dataplane/auth/auth_stage.h"
 #include "dataplane/mocks/mock_handler.h"
+#include "dataplane/fanout/route_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
@@ -22,12 +23,14 @@ std::shared_ptr<const Pipeline> BuildPipeline(const AppRoute& app) {
   if (app.limits) {
     stages.push_back(std::make_unique<RateLimitStage>(app.limits, RateLimitStage::Mode::kSpend));
   }
-  // The proxy holds no state of its own: one serves every app of every snapshot.
+  // Handlers hold no state of their own: one proxy serves every app of every snapshot, and one
+  // route handler every app with routes (it reads the exchange's app's route table).
   static const std::shared_ptr<const Handler> proxy = std::make_shared<ProxyHandler>();
-  std::shared_ptr<const Handler> handler = proxy;
-  // The stages before the handler (auth, the rate limit) apply to mocked answers too.
+  static const std::shared_ptr<const Handler> routes = std::make_shared<RouteHandler>();
+  std::shared_ptr<const Handler> handler = app.routes ? routes : proxy;
+  // Mocks come first; the stages before the handler (auth, the rate limit) apply to them too.
   if (app.mocks) {
-    handler = std::make_shared<MockHandler>(app.mocks, app.mock_mode, app.mock_header, proxy);
+    handler = std::make_shared<MockHandler>(app.mocks, app.mock_mode, app.mock_header, handler);
   }
   return std::make_shared<const Pipeline>(std::move(stages), handler);
 }

@@ -1,8 +1,8 @@
 // An app's request path as the snapshot compiles it, the way a factory builds a handler chain:
 // an ordered list of stages ending in one handler.
 //
-//   [rate limit: announce] -> [auth] -> [rate limit] -> proxy | mock (then proxy) | fan-out
-// (a stage in brackets only where the app uses it)
+//   [rate limit: announce] -> [auth] -> [rate limit] -> [mock] -> routes (fan-out) | proxy
+// (a stage or handler in brackets only where the app uses it; routes only for an app with routes)
 //
 // The session routes a request to its app and calls RunPipeline; nothing feature-specific lives
 // in the session.

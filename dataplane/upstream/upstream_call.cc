@@ -53,7 +53,7 @@ bool IsConnectionLoss(const beast::error_code& ec) {
 }  // namespace
 
 UpstreamCall::UpstreamCall(Key, Worker& worker, const AppRoute& app, Mode mode)
-    : worker_(worker), app_(app), mode_(mode) {}
+    : worker_(worker), app_(app), mode_(mode), response_timeout_(app.request_timeout) {}
 
 UpstreamCall::~UpstreamCall() { Release(false); }
 
@@ -329,7 +329,7 @@ void UpstreamCall::ReadResponseHeader() {
   if (head_request_) response_->skip(true);
   // One deadline for the answer's header, however many interim answers come first.
   if (interim_responses_ == 0) {
-    response_deadline_ = std::chrono::steady_clock::now() + app_.request_timeout;
+    response_deadline_ = std::chrono::steady_clock::now() + response_timeout_;
   }
   upstream_->stream.expires_at(response_deadline_);
   http::async_read_header(

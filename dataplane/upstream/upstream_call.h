@@ -81,6 +81,10 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
   UpstreamCall& operator=(const UpstreamCall&) = delete;
   ~UpstreamCall();
 
+  // Before Start: the deadline for the answer's header, instead of the app's request timeout
+  // (a fan-out leg's own timeout).
+  void set_response_timeout(std::chrono::milliseconds timeout) { response_timeout_ = timeout; }
+
   void Start();
   // Closes the backend connection: pending operations end, and so does the call.
   void Cancel();
@@ -157,6 +161,7 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
   bool cancelled_ = false;
   bool ended_ = false;
   int interim_responses_ = 0;
+  std::chrono::milliseconds response_timeout_;
   std::chrono::steady_clock::time_point response_deadline_;
   std::optional<GatewayError> last_connect_error_;
   std::optional<ResponseParser> response_;

@@ -153,6 +153,39 @@ TEST(AppConfigJsonTest, RoundTripOfEveryFixtureAndExample) {
   EXPECT_GE(files, 4u);
 }
 
+// Sets every field of `msg` (and one element of each nested list, down to a few levels).
+void FillEveryField(google::protobuf::Message* msg, int depth) {
+  const google::protobuf::Descriptor* d = msg->GetDescriptor();
+  const google::protobuf::Reflection* r = msg->GetReflection();
+  for (int j = 0; j < d->field_count(); ++j) {
+    const google::protobuf::FieldDescriptor* f = d->field(j);
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        if (f->is_repeated()) {
+          r->AddString(msg, f, "x" + f->name());
+        } else if (f->full_name() == "valet.v1.Mock.json") {
+          r->SetString(msg, f, "[\"x" + f->name() + "\"]");  // Holds JSON text.
+        } else {
+          r->SetString(msg, f, "x" + f->name());
+        }
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(msg, f, 1 + j);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(msg, f, true);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        ASSERT_LT(depth, 4) << f->full_name() << ": nested deeper than this test fills";
+        FillEveryField(f->is_repeated() ? r->AddMessage(msg, f) : r->MutableMessage(msg, f),
+                       depth + 1);
+        break;
+      default:
+        ADD_FAILURE() << f->full_name() << ": a field type this test does not fill";
+    }
+  }
+}
+
 // Every field of the proto has a JSON key (its json_name) and survives the round trip: a new
 // field needs no code in the mapping.
 TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
@@ -171,35 +204,10 @@ TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
       case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
         r->SetUInt32(&app, f, 7 + i);
         break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE: {
-        // One element whose every scalar field is set.
-        google::protobuf::Message* element = r->AddMessage(&app, f);
-        const google::protobuf::Descriptor* ed = element->GetDescriptor();
-        const google::protobuf::Reflection* er = element->GetReflection();
-        for (int j = 0; j < ed->field_count(); ++j) {
-          const google::protobuf::FieldDescriptor* ef = ed->field(j);
-          if (ef->full_name() == "valet.v1.Mock.json") {
-            er->SetString(element, ef, "[\"x" + ef->name() + "\"]");  // Holds JSON text.
-          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
-            er->SetString(element, ef, "x" + ef->name());
-          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
-                     ef->is_repeated()) {
-            // A list of name/value pairs (Mock.headers): one element, its strings set.
-            google::protobuf::Message* inner = er->AddMessage(element, ef);
-            const google::protobuf::Descriptor* id = inner->GetDescriptor();
-            for (int k = 0; k < id->field_count(); ++k) {
-              inner->GetReflection()->SetString(inner, id->field(k), "x" + id->field(k)->name());
-            }
-          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_UINT32) {
-            er->SetUInt32(element, ef, 1 + j);
-          } else if (ef->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL) {
-            er->SetBool(element, ef, true);
-          } else {
-            ADD_FAILURE() << ef->full_name() << ": a field type this test does not fill";
-          }
-        }
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        // One element whose every field is set, nested lists included.
+        FillEveryField(r->AddMessage(&app, f), 1);
         break;
-      }
       default:
         ADD_FAILURE() << f->full_name() << ": a field type this test does not fill";
     }
@@ -211,6 +219,22 @@ TEST(AppConfigJsonTest, EveryProtoFieldIsMappedByItsJsonName) {
   auto back = ParseAppConfigJson(json, "t");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(ProtoEquals(app, *back)) << json;
+}
+
+// A route backend's "required" is true unless it says false: its presence survives a round trip.
+TEST(AppConfigJsonTest, RouteBackendRequiredKeepsItsPresence) {
+  auto app = ParseAppConfigJson(R"({"name": "a", "endpoints": [{"host": "h", "port": 1}],
+      "routes": [{"path": "/x", "backends": [{"url": "http://h:1", "required": false},
+                                              {"url": "http://h:2"}]}]})",
+                                "t.json");
+  ASSERT_TRUE(app.ok()) << app.status();
+  const v1::Route& route = app->routes(0);
+  EXPECT_TRUE(route.backends(0).has_required());
+  EXPECT_FALSE(route.backends(0).required());
+  EXPECT_FALSE(route.backends(1).has_required());
+  std::string json = AppConfigToJson(*app);
+  EXPECT_THAT(json, HasSubstr(R"("required": false)"));
+  EXPECT_EQ(json.find(R"("required")"), json.rfind(R"("required")")) << json;
 }
 
 // Errors are data: file, JSON path and reason apart, in the status's payload.

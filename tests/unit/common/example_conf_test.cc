@@ -30,7 +30,7 @@ TEST(ExampleConfTest, AppsLoad) {
   ASSERT_TRUE(apps.ok()) << apps.status();
   std::vector<std::string> names;
   for (const SourcedApp& a : *apps) names.push_back(a.app.name());
-  EXPECT_THAT(names, UnorderedElementsAre("demo", "partners", "petstore", "userauth"));
+  EXPECT_THAT(names, UnorderedElementsAre("demo", "partners", "petstore", "profile", "userauth"));
   for (const SourcedApp& a : *apps) {
     for (const v1::Endpoint& ep : a.app.endpoints()) {
       EXPECT_EQ(ep.host(), "127.0.0.1") << a.source;  // The demo backend.

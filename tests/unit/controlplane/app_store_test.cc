@@ -224,6 +224,25 @@ TEST_F(AppStoreTest, ReplacesAnAppInTheFileItCameFrom) {
   EXPECT_FALSE(fs::exists(File("foo.json")));
 }
 
+// An app that a fan-out route of another app names cannot be deleted alone: the snapshot would
+// not compile on any data plane.
+TEST_F(AppStoreTest, DeleteOfAnAppARouteNamesIsRefused) {
+  auto store = Open();
+  v1::AppConfig agg = MakeApp("agg");
+  v1::Route* route = agg.add_routes();
+  route->set_path("/user/{id}");
+  route->add_backends()->set_app("users");
+  ASSERT_TRUE(store->Apply(Req({MakeApp("users"), agg}), {}).ok());
+  absl::StatusOr<uint64_t> refused = store->Delete("users", {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("routes[0].backends[0].app: no app named \"users\""),
+            std::string::npos)
+      << refused.status();
+  EXPECT_TRUE(store->Get("users").ok());
+  ASSERT_TRUE(store->Delete("agg", {}).ok());
+  EXPECT_TRUE(store->Delete("users", {}).ok());
+}
+
 TEST_F(AppStoreTest, DeleteUnknownIsNotFound) {
   auto store = Open();
   EXPECT_EQ(store->Delete("nope", {}).status().code(), absl::StatusCode::kNotFound);

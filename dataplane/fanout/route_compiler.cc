@@ -76,7 +76,7 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> CompileRoutes(
     }
     std::string method = r.method() == "*" ? "" : r.method();
     routes.push_back(
-        CompiledRoute{std::move(method), PathPattern(std::move(*pattern)), r.path(), fanout});
+        CompiledRoute{std::move(method), RoutePattern(std::move(*pattern)), r.path(), fanout});
   }
   return std::make_shared<const RouteTable>(std::move(routes));
 }

@@ -2,7 +2,7 @@
 
 namespace valet {
 
-bool PathPattern::Match(std::string_view path, PathParams* params) const {
+bool RoutePattern::Match(std::string_view path, PathParams* params) const {
   params->clear();
   if (path.empty() || path == "/") return segments_.empty();
   if (path.front() != '/') return false;

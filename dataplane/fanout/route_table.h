@@ -25,9 +25,9 @@ struct FanoutRoute;
 using PathParams = absl::InlinedVector<std::pair<std::string_view, std::string_view>, 4>;
 
 // A path pattern ("/user/{id}"), matched segment by segment.
-class PathPattern {
+class RoutePattern {
  public:
-  explicit PathPattern(std::vector<PatternSegment> segments) : segments_(std::move(segments)) {}
+  explicit RoutePattern(std::vector<PatternSegment> segments) : segments_(std::move(segments)) {}
 
   // True if `path` ("" or "/a/b", as RequestTarget::rest) matches; fills `params` (cleared
   // first). "" matches the pattern "/".
@@ -39,7 +39,7 @@ class PathPattern {
 
 struct CompiledRoute {
   std::string method;  // "" for any.
-  PathPattern pattern;
+  RoutePattern pattern;
   std::string path;  // The pattern as configured, for messages.
   // The action: a fan-out.
   std::shared_ptr<const FanoutRoute> fanout;

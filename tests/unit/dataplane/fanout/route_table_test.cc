@@ -7,14 +7,14 @@
 namespace valet {
 namespace {
 
-PathPattern Pattern(std::string_view text) {
+RoutePattern Pattern(std::string_view text) {
   absl::StatusOr<std::vector<PatternSegment>> segments = ParseRoutePattern(text);
   EXPECT_TRUE(segments.ok()) << text << ": " << segments.status();
-  return PathPattern(segments.ok() ? *segments : std::vector<PatternSegment>{});
+  return RoutePattern(segments.ok() ? *segments : std::vector<PatternSegment>{});
 }
 
-TEST(PathPatternTest, LiteralsAndParameters) {
-  PathPattern p = Pattern("/user/{id}/orders/{order}");
+TEST(RoutePatternTest, LiteralsAndParameters) {
+  RoutePattern p = Pattern("/user/{id}/orders/{order}");
   PathParams params;
   ASSERT_TRUE(p.Match("/user/7/orders/x%20y", &params));
   ASSERT_EQ(params.size(), 2u);
@@ -30,8 +30,8 @@ TEST(PathPatternTest, LiteralsAndParameters) {
   EXPECT_TRUE(params.empty());
 }
 
-TEST(PathPatternTest, Root) {
-  PathPattern p = Pattern("/");
+TEST(RoutePatternTest, Root) {
+  RoutePattern p = Pattern("/");
   PathParams params;
   EXPECT_TRUE(p.Match("", &params));
   EXPECT_TRUE(p.Match("/", &params));

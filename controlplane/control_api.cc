@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/secret_redaction.h"
 #include "common/app_config_defaults.h"
 #include "common/fixed_window.h"
+#include "common/secret_redaction.h"
 #include "common/status_macros.h"
 #include "common/validation_errors.h"
 

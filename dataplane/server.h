@@ -54,7 +54,7 @@ class Server {
   ProxyOptions options_;
   Metrics metrics_;
   AnswerRecorder recorder_;  // Before workers_: they hold a reference.
-  RateLimits limits_;  // Rate-limit budgets, kept across snapshots like metrics_.
+  RateLimits limits_;        // Rate-limit budgets, kept across snapshots like metrics_.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
   std::unique_ptr<SnapshotStore> snapshots_;

@@ -5,9 +5,9 @@
 #include "common/app_config_validation.h"
 #include "common/string_view.h"
 #include "dataplane/auth/credentials.h"
-#include "dataplane/mocks/mock_table.h"
 #include "dataplane/fanout/fanout_route.h"
 #include "dataplane/fanout/route_compiler.h"
+#include "dataplane/mocks/mock_table.h"
 #include "dataplane/pipeline/pipeline.h"
 
 namespace valet {

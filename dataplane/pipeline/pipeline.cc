@@ -1,8 +1,8 @@
 #include "dataplane/pipeline/pipeline.h"
 
 #include "dataplane/auth/auth_stage.h"
-#include "dataplane/mocks/mock_handler.h"
 #include "dataplane/fanout/route_handler.h"
+#include "dataplane/mocks/mock_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"

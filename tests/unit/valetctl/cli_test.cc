@@ -36,10 +36,10 @@ TEST_F(ParseTest, TopLevelHelpListsEveryCommandAndExitCodes) {
   for (const char* flag : {"--help", "-h"}) {
     ParseResult r = Parse({flag});
     ASSERT_EQ(r.kind, ParseResult::Kind::kHelp) << flag;
-    for (const char* command : {"apps list", "apps get NAME", "apply", "delete NAME", "reload",
-                                "validate", "dataplanes", "limits [APP]", "version", "watch",
-                                "mock on NAME", "mock off NAME", "mock list NAME",
-                                "mock record NAME"}) {
+    for (const char* command :
+         {"apps list", "apps get NAME", "apply", "delete NAME", "reload", "validate", "dataplanes",
+          "limits [APP]", "version", "watch", "mock on NAME", "mock off NAME", "mock list NAME",
+          "mock record NAME"}) {
       EXPECT_THAT(r.text, HasSubstr(command));
     }
     EXPECT_THAT(r.text, HasSubstr("3 server unreachable"));

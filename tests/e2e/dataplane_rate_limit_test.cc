@@ -253,3 +253,63 @@ TEST_F(RateLimitTest, ANewWindowStartsWithTheWholeBudget) {
 
 }  // namespace
 }  // namespace valet::testing
+
+namespace valet::testing {
+namespace {
+
+// Auth and limits together: each consumer with a limit of its own spends its own budget (and the
+// app's); the binding budget is in the X- fields, both in the IETF ones; a 401 carries the app's
+// fields and spends nothing.
+TEST_F(RateLimitTest, ConsumersSpendTheirOwnBudgetsAndA401SpendsNothing) {
+  const std::string kAliceKey = "alice-key-1";
+  const std::string kBobKey = "bob-key-2";
+  WriteApp("shop",
+           AppJson("shop", {backend_->port()},
+                   absl::StrCat(R"("authorize": true, "consumers": [)",
+                                R"({"name": "alice", "key": ")", kAliceKey,
+                                R"(", "limitValue": 2, "limitPeriodSeconds": 3600},)",
+                                R"({"name": "bob", "key": ")", kBobKey, R"("}], )",
+                                Limited(10, 3600))));
+  StartDataplane();
+  WaitForWindowRoom(3600, 30);
+  HttpClient client = Client();
+  auto as = [&](const std::string& key) {
+    return client.Send("GET", "/shop/x", {{"X-Valet-Auth", key}});
+  };
+
+  // No key: 401, with the app's fields, and the budget untouched.
+  auto denied = client.Get("/shop/x");
+  ASSERT_TRUE(denied.ok()) << denied.status();
+  EXPECT_GATEWAY_ERROR(*denied, 401, "missing_credentials");
+  EXPECT_EQ(denied->Header("X-Ratelimit-Used"), "0");
+  EXPECT_EQ(denied->Header("X-Ratelimit-Remaining"), "10");
+
+  // Alice: her own budget of 2 binds before the app's 10.
+  for (int used = 1; used <= 2; ++used) {
+    auto res = as(kAliceKey);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(res->Header("X-Ratelimit-Used"), absl::StrCat(used));
+    EXPECT_EQ(res->Header("X-Ratelimit-Remaining"), absl::StrCat(2 - used));
+    EXPECT_TRUE(absl::StrContains(res->Header("RateLimit-Policy"), "\"default\";q=10;w=3600"))
+        << res->Header("RateLimit-Policy");
+    EXPECT_TRUE(absl::StrContains(res->Header("RateLimit-Policy"), "\"consumer\";q=2;w=3600"))
+        << res->Header("RateLimit-Policy");
+  }
+  auto refused = as(kAliceKey);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_GATEWAY_ERROR(*refused, 429, "rate_limited");
+  EXPECT_FALSE(refused->Header("Retry-After").empty());
+
+  // Bob has no budget of his own: he spends the app's, which Alice's refusal did not touch.
+  auto bob = as(kBobKey);
+  ASSERT_TRUE(bob.ok()) << bob.status();
+  EXPECT_EQ(bob->status, 200) << bob->body;
+  EXPECT_EQ(bob->Header("X-Ratelimit-Used"), "3");
+  EXPECT_EQ(bob->Header("X-Ratelimit-Remaining"), "7");
+  EXPECT_EQ(backend_->request_count(), 3u);
+  EXPECT_TRUE(WaitForMetric(R"(valet_ratelimit_refused_total{app="shop"})", 1));
+}
+
+}  // namespace
+}  // namespace valet::testing

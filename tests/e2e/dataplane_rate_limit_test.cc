@@ -263,13 +263,12 @@ namespace {
 TEST_F(RateLimitTest, ConsumersSpendTheirOwnBudgetsAndA401SpendsNothing) {
   const std::string kAliceKey = "alice-key-1";
   const std::string kBobKey = "bob-key-2";
-  WriteApp("shop",
-           AppJson("shop", {backend_->port()},
-                   absl::StrCat(R"("authorize": true, "consumers": [)",
-                                R"({"name": "alice", "key": ")", kAliceKey,
-                                R"(", "limitValue": 2, "limitPeriodSeconds": 3600},)",
-                                R"({"name": "bob", "key": ")", kBobKey, R"("}], )",
-                                Limited(10, 3600))));
+  WriteApp(
+      "shop",
+      AppJson("shop", {backend_->port()},
+              absl::StrCat(R"("authorize": true, "consumers": [)", R"({"name": "alice", "key": ")",
+                           kAliceKey, R"(", "limitValue": 2, "limitPeriodSeconds": 3600},)",
+                           R"({"name": "bob", "key": ")", kBobKey, R"("}], )", Limited(10, 3600))));
   StartDataplane();
   WaitForWindowRoom(3600, 30);
   HttpClient client = Client();

@@ -327,3 +327,38 @@ TEST_F(FanoutTest, BadRoutesAreRefusedWithTheirPath) {
 
 }  // namespace
 }  // namespace valet::testing
+
+namespace valet::testing {
+namespace {
+
+// Auth and the rate limit apply once to a fan-out request, however many legs it has.
+TEST_F(FanoutTest, AuthAndTheRateLimitApplyOncePerFanoutRequest) {
+  auto a = StartBackend("a", JsonReply(R"({"a": 1})"));
+  auto b = StartBackend("b", JsonReply(R"({"b": 2})"));
+  WriteAgg(Routes("GET", "/both", {UrlLeg(*a), UrlLeg(*b)}),
+           R"("authorize": true, "authKey": "agg-key", "rateLimit": true, "limitValue": 2,
+              "limitPeriodSeconds": 3600,)");
+  StartDataplane();
+  HttpClient client = Client();
+  auto denied = client.Get("/agg/both");
+  ASSERT_TRUE(denied.ok()) << denied.status();
+  EXPECT_GATEWAY_ERROR(*denied, 401, "missing_credentials");
+  EXPECT_EQ(a->request_count() + b->request_count(), 0u);
+  for (int used = 1; used <= 2; ++used) {
+    auto res = client.Get("/agg/both", {{"X-Valet-Auth", "agg-key"}});
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(Parse(*res), Json::parse(R"({"a": 1, "b": 2})"));
+    EXPECT_EQ(res->Header("X-Ratelimit-Used"), absl::StrCat(used)) << "one request, two legs";
+  }
+  auto refused = client.Get("/agg/both", {{"X-Valet-Auth", "agg-key"}});
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_GATEWAY_ERROR(*refused, 429, "rate_limited");
+  EXPECT_EQ(a->request_count(), 2u);
+  EXPECT_EQ(b->request_count(), 2u);
+  // The credential header does not reach the legs.
+  EXPECT_EQ(a->requests()[0].Header("X-Valet-Auth"), "");
+}
+
+}  // namespace
+}  // namespace valet::testing

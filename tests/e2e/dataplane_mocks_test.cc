@@ -165,3 +165,36 @@ TEST_F(MocksTest, ClientLeavingDuringADelayHarmsNothing) {
 
 }  // namespace
 }  // namespace valet::testing
+
+namespace valet::testing {
+namespace {
+
+// The stages before the handler apply to mocked answers: no key is 401, and a mocked answer
+// spends the app's budget and carries its fields; past the limit, 429.
+TEST_F(MocksTest, AuthAndTheRateLimitApplyToMockedAnswers) {
+  auto backend = StartBackend("real");
+  WriteApp("shop", AppJson("shop", {backend->port()},
+                           absl::StrCat(kMocks, R"("mockMode": true, "authorize": true,)",
+                                        R"("authKey": "shop-key", "rateLimit": true,)",
+                                        R"("limitValue": 2, "limitPeriodSeconds": 3600,)")));
+  StartDataplane();
+  HttpClient client = Client();
+  auto denied = client.Get("/shop/users/7");
+  ASSERT_TRUE(denied.ok()) << denied.status();
+  EXPECT_GATEWAY_ERROR(*denied, 401, "missing_credentials");
+  EXPECT_TRUE(denied->Header("X-Valet-Mock").empty());
+  for (int used = 1; used <= 2; ++used) {
+    auto res = client.Get("/shop/users/7", {{"X-Valet-Auth", "shop-key"}});
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(res->Header("X-Valet-Mock"), "true");
+    EXPECT_EQ(res->Header("X-Ratelimit-Used"), absl::StrCat(used));
+  }
+  auto refused = client.Get("/shop/users/7", {{"X-Valet-Auth", "shop-key"}});
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_GATEWAY_ERROR(*refused, 429, "rate_limited");
+  EXPECT_EQ(backend->request_count(), 0u);
+}
+
+}  // namespace
+}  // namespace valet::testing

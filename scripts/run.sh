@@ -64,6 +64,7 @@ Valet is running (logs in build/run/logs):
   curl localhost:8000/demo/hello                                  # proxied to a demo backend
   curl localhost:8000/profile/user/42                             # fan-out: 3 backends, 1 merged answer
   curl -H 'X-Valet-Auth: thisismyauth' localhost:8000/userauth/me # the seed's example app
+  curl -H 'X-Valet-Auth: acme-demo-key' localhost:8000/partners/hi # a consumer's key (-> X-Valet-Consumer)
   curl -i localhost:8000/petstore/pets/1                          # an app in mock mode (docs/mocks.md)
   $bin/valetctl/valetctl mock list petstore                       # its mocks; mock off|on switches it
   $bin/valetctl/valetctl apps list                                # the control API (gRPC :9090)

@@ -2,11 +2,11 @@
 
 #include "dataplane/auth/auth_stage.h"
 #include "dataplane/fanout/route_handler.h"
+#include "dataplane/limits/rate_limit_stage.h"
 #include "dataplane/mocks/mock_handler.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
 #include "dataplane/pipeline/proxy_handler.h"
-#include "dataplane/pipeline/rate_limit_stage.h"
 #include "dataplane/snapshot.h"
 
 namespace valet {

@@ -1,7 +1,7 @@
 // The rate-limit stage over real budgets: spending, 429 with Retry-After, a consumer's own budget
 // (set on the exchange as auth would), the give-back when the consumer's budget refuses, the
 // announce mode before auth, and where BuildPipeline puts the stages.
-#include "dataplane/pipeline/rate_limit_stage.h"
+#include "dataplane/limits/rate_limit_stage.h"
 
 #include <gtest/gtest.h>
 

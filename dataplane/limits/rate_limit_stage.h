@@ -12,8 +12,8 @@
 // that an answer auth refuses (401) carries them too; it spends nothing.
 //
 // Immutable and shared by every worker; the budgets and counters it points to are atomics.
-#ifndef VALET_DATAPLANE_PIPELINE_RATE_LIMIT_STAGE_H_
-#define VALET_DATAPLANE_PIPELINE_RATE_LIMIT_STAGE_H_
+#ifndef VALET_DATAPLANE_LIMITS_RATE_LIMIT_STAGE_H_
+#define VALET_DATAPLANE_LIMITS_RATE_LIMIT_STAGE_H_
 
 #include <memory>
 #include <optional>
@@ -57,4 +57,4 @@ class RateLimitStage : public Stage {
 
 }  // namespace valet
 
-#endif  // VALET_DATAPLANE_PIPELINE_RATE_LIMIT_STAGE_H_
+#endif  // VALET_DATAPLANE_LIMITS_RATE_LIMIT_STAGE_H_

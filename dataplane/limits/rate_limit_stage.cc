@@ -1,4 +1,4 @@
-#include "dataplane/pipeline/rate_limit_stage.h"
+#include "dataplane/limits/rate_limit_stage.h"
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"

@@ -40,9 +40,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
-[[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
-ECHO_BIN="$BUILD_DIR/tools/valet-echo-backend"
-VALET_BIN="$BUILD_DIR/dataplane/valet-dataplane"
+require_build_dir
+ECHO_BIN="$(find_bin valet-echo-backend)"
+VALET_BIN="$(find_bin valet-dataplane)"
 [[ -x "$ECHO_BIN" && -x "$VALET_BIN" ]] || { echo "valet-echo-backend or valet-dataplane not built in $BUILD_DIR" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 DURATION_S="$(duration_seconds "$DURATION")"

@@ -90,3 +90,13 @@ peak_rss_kb() { sum_children "$1" vm_hwm_kb; }
 
 # CPU time (user + system) in clock ticks used so far by PID plus its direct children.
 cpu_ticks() { sum_children "$1" cpu_ticks_of; }
+
+# require_build_dir: exits 2 unless $BUILD_DIR is a directory.
+require_build_dir() {
+  [[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
+}
+
+# find_bin NAME [DIR]: the first executable file NAME under DIR (default $BUILD_DIR).
+find_bin() {
+  find "${2:-$BUILD_DIR}" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1
+}

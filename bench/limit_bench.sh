@@ -37,8 +37,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
-[[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
-find_bin() { find "$BUILD_DIR" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1; }
+require_build_dir
 ECHO_BIN="$(find_bin valet-echo-backend)"
 DP_BIN="$(find_bin valet-dataplane)"
 CP_BIN="$(find_bin valet-controlplane)"

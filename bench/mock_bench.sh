@@ -36,8 +36,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
-[[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
-VALET_BIN="$(find "$BUILD_DIR" -maxdepth 3 -type f -name valet-dataplane -perm -u+x | head -n1)"
+require_build_dir
+VALET_BIN="$(find_bin valet-dataplane)"
 [[ -n "$VALET_BIN" ]] || { echo "valet-dataplane not built in $BUILD_DIR" >&2; exit 2; }
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [[ -x "$NGINX_BIN" ]] || { echo "nginx is not installed" >&2; exit 2; }

@@ -49,11 +49,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 BUILD_DIR="${BUILD_DIR:-$(default_build_dir "$REPO")}"
-[[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]] || { echo "no build dir (build/release or build/dev); pass one" >&2; exit 2; }
-
-find_bin() {  # find_bin NAME [DIR]: the first executable file NAME under the build dir.
-  find "${2:-$BUILD_DIR}" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1
-}
+require_build_dir
 ECHO_BIN="$(find_bin valet-echo-backend)"
 VALET_BIN="$(find_bin valet-dataplane)"
 [[ -n "$ECHO_BIN" ]] || { echo "valet-echo-backend not built in $BUILD_DIR" >&2; exit 2; }

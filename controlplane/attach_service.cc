@@ -104,6 +104,11 @@ class AttachService::Reactor final
           service_->quota_->Report(id_, in_.usage_report());
         }
         break;
+      case v1::DataPlaneMessage::kQuotaReturn:
+        if (token_ != 0 && service_->quota_ != nullptr) {
+          service_->quota_->Return(id_, in_.quota_return());
+        }
+        break;
       case v1::DataPlaneMessage::kRecorded:
         if (token_ != 0 && service_->recorder_ != nullptr) service_->recorder_->Add(in_.recorded());
         break;

@@ -289,19 +289,24 @@ void ControlClient::SendLoop(Stream* stream, grpc::ClientContext* context) {
   const bool reports = options_.report_interval > absl::ZeroDuration();
   absl::Time next_report =
       reports ? absl::Now() + options_.report_interval : absl::InfiniteFuture();
+  absl::Time next_tick = tick_ ? absl::Now() + tick_every_ : absl::InfiniteFuture();
   uint64_t sequence = 0;
   // Each pass writes one message or queues one report; ends with the stream (bounded by it).
   for (;;) {
-    bool report_due = false;
     {
       absl::MutexLock lock(&out_mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out_mu_) {
         return outbox_closed_ || !outbox_.empty();
       };
-      if (!out_mu_.AwaitWithDeadline(absl::Condition(&ready), next_report)) report_due = true;
+      out_mu_.AwaitWithDeadline(absl::Condition(&ready), std::min(next_report, next_tick));
       if (outbox_closed_) return;
     }
-    if (report_due || absl::Now() >= next_report) {
+    const absl::Time now = absl::Now();
+    if (now >= next_tick) {
+      tick_();
+      next_tick = now + tick_every_;
+    }
+    if (now >= next_report) {
       v1::DataPlaneMessage message;
       *message.mutable_report() = MakeReport();
       message.mutable_report()->set_sequence(++sequence);

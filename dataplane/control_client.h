@@ -123,6 +123,12 @@ class ControlClient {
     on_attached_ = std::move(attached);
     on_message_ = std::move(message);
   }
+  // Runs `tick` on the stream's sender thread every `every` while a stream is attached (rate
+  // limits give idle quota back from it); it may Send, must not block. Set before Start.
+  void set_tick(absl::Duration every, std::function<void()> tick) {
+    tick_every_ = every;
+    tick_ = std::move(tick);
+  }
 
  private:
   ControlClient(ControlClientOptions options, InstallFn install, ServingFn serving,
@@ -152,6 +158,8 @@ class ControlClient {
   std::function<void(const v1::RecordStart&)> record_handler_;
   std::function<void(bool)> on_attached_;
   std::function<void(const v1::ControlPlaneMessage&)> on_message_;
+  absl::Duration tick_every_ = absl::InfiniteDuration();
+  std::function<void()> tick_;
   int failed_attaches_ = 0;  // Consecutive; client thread.
   std::atomic<bool> connected_{false};
 

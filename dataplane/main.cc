@@ -55,6 +55,10 @@ ABSL_FLAG(int, report_interval_ms, 5'000,
 ABSL_FLAG(int, quota_wait_ms, 100,
           "With --control-plane: how long a request of a rate-limited app may wait for quota from "
           "the control plane before it gets 429 (docs/rate-limits.md).");
+ABSL_FLAG(int, quota_idle_ms, 500,
+          "With --control-plane: granted rate-limit quota left unspent this long goes back to the "
+          "control plane for other data planes to spend; a data plane refused because its window "
+          "is spent asks again after this long (docs/rate-limits.md).");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
@@ -183,6 +187,11 @@ int Run() {
                      << absl::GetFlag(FLAGS_quota_wait_ms);
     return 2;
   }
+  if (absl::GetFlag(FLAGS_quota_idle_ms) <= 0) {
+    VALET_LOG(ERROR) << "--quota-idle-ms must be a positive number of milliseconds, got "
+                     << absl::GetFlag(FLAGS_quota_idle_ms);
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_report_interval_ms) < 0) {
     VALET_LOG(ERROR) << "--report-interval-ms must be 0 (no reports) or positive, got "
                      << absl::GetFlag(FLAGS_report_interval_ms);
@@ -265,7 +274,8 @@ int Run() {
         [&control](v1::DataPlaneMessage message) {
           return control != nullptr && control->Send(std::move(message));
         },
-        std::chrono::milliseconds(absl::GetFlag(FLAGS_quota_wait_ms)));
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_quota_wait_ms)),
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_quota_idle_ms)));
     (*server)->limits().set_broker(quota.get());
     if (!client_options.cache_dir.empty()) {
       // Serve the last good snapshot at once; the control plane replaces it when it answers.
@@ -333,6 +343,7 @@ int Run() {
         [&quota](const v1::ControlPlaneMessage& message) {
           if (message.has_quota_grant()) quota->OnGrant(message.quota_grant());
         });
+    control->set_tick(absl::FromChrono(quota->idle()), [&quota] { quota->Sweep(); });
   }
   (*server)->Start();
   if (control) control->Start();

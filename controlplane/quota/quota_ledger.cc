@@ -59,6 +59,18 @@ void QuotaLedger::Report(const std::string& data_plane, const v1::UsageReport& r
   }
 }
 
+void QuotaLedger::Return(const std::string& data_plane, const v1::QuotaReturn& given_back) {
+  absl::MutexLock lock(&mu_);
+  auto it = windows_.find(KeyOf(given_back.budget()));
+  if (it == windows_.end() || it->second.index != given_back.window()) return;
+  Window& window = it->second;
+  auto held = window.by_data_plane.find(data_plane);
+  if (held == window.by_data_plane.end()) return;
+  uint64_t returned = std::min<uint64_t>(given_back.returned(), held->second);
+  held->second -= returned;
+  window.granted -= returned;
+}
+
 void QuotaLedger::ReportedStatus(const std::string& data_plane, const v1::StatusReport& report) {
   absl::MutexLock lock(&mu_);
   for (const v1::UsageReport::Usage& usage : report.limits()) {

@@ -6,7 +6,8 @@
 // limit and little can be stranded on a data plane that stops spending. A data plane that
 // (re)attaches reports what it spent in the current windows; the ledger counts the larger of that
 // and what it granted it, so a restarted control plane continues the window instead of starting
-// it again. Thread-safe (one short lock per call; called from gRPC reactions).
+// it again. Quota a data plane gives back unspent (QuotaReturn) is granted again in the same
+// window. Thread-safe (one short lock per call; called from gRPC reactions).
 #ifndef VALET_CONTROLPLANE_QUOTA_QUOTA_LEDGER_H_
 #define VALET_CONTROLPLANE_QUOTA_QUOTA_LEDGER_H_
 
@@ -32,6 +33,10 @@ class QuotaLedger {
 
   // Counts what `data_plane` spent (at least what it was granted).
   void Report(const std::string& data_plane, const v1::UsageReport& report);
+
+  // Takes back quota `data_plane` did not spend (at most what it holds of that window; a window
+  // that is over is ignored).
+  void Return(const std::string& data_plane, const v1::QuotaReturn& given_back);
 
   // Takes the refusals a status report carries (the latest report of each data plane counts).
   void ReportedStatus(const std::string& data_plane, const v1::StatusReport& report);

@@ -60,7 +60,8 @@ Budget::Spend Budget::TrySpendGranted(WallClock::time_point now) {
     }
   }
   spend.state = Peek(now, /*global=*/true);
-  if (exhausted_.load(std::memory_order_relaxed) == at.index + 1) {
+  if (exhausted_.load(std::memory_order_relaxed) == at.index + 1 &&
+      SteadyNowMs() < ask_again_at_ms_.load(std::memory_order_relaxed)) {
     spend.outcome = Outcome::kRefused;
     spend.state.used = std::max(spend.state.used, spend.state.limit);
   } else {
@@ -136,7 +137,8 @@ Budget::Refusals Budget::RefusedAt(uint64_t window_index) const {
   return refusals;
 }
 
-void Budget::AddGrant(uint64_t window_index, uint32_t granted, uint64_t window_granted) {
+void Budget::AddGrant(uint64_t window_index, uint32_t granted, uint64_t window_granted,
+                      int64_t ask_again_at_ms) {
   if (WindowAt(WallClock::now(), period_).index != window_index) {
     // A late answer for a window that is over (or one this clock has not reached): nothing to
     // spend. The waiters ask again for their own window.
@@ -156,7 +158,10 @@ void Budget::AddGrant(uint64_t window_index, uint32_t granted, uint64_t window_g
   uint32_t cluster = static_cast<uint32_t>(std::min<uint64_t>(window_granted, UINT32_MAX));
   cluster_granted_.store(Pack(window, cluster), std::memory_order_relaxed);
   last_grant_.store(granted, std::memory_order_relaxed);
-  if (granted == 0) exhausted_.store(window_index + 1, std::memory_order_relaxed);
+  if (granted == 0) {
+    ask_again_at_ms_.store(ask_again_at_ms, std::memory_order_relaxed);
+    exhausted_.store(window_index + 1, std::memory_order_relaxed);
+  }
   asking_.store(false, std::memory_order_release);
   WakeAll();
 }
@@ -164,6 +169,26 @@ void Budget::AddGrant(uint64_t window_index, uint32_t granted, uint64_t window_g
 uint32_t Budget::TokensLeft(uint64_t window) const {
   uint64_t word = tokens_.load(std::memory_order_relaxed);
   return WindowOf(word) == static_cast<uint32_t>(window) ? CountOf(word) : 0;
+}
+
+uint32_t Budget::TakeIdleTokens(uint64_t window_index) {
+  const uint32_t window = static_cast<uint32_t>(window_index);
+  uint64_t spent = spent_.load(std::memory_order_relaxed);
+  uint64_t tokens = tokens_.load(std::memory_order_relaxed);
+  bool idle = swept_spent_.exchange(spent, std::memory_order_relaxed) == spent &&
+              swept_tokens_.exchange(tokens, std::memory_order_relaxed) == tokens;
+  if (!idle) {
+    swept_tokens_.store(tokens, std::memory_order_relaxed);
+    return 0;
+  }
+  if (WindowOf(tokens) != window || CountOf(tokens) == 0) return 0;
+  // One attempt: if it fails a request just spent, so the quota is not idle after all.
+  if (!tokens_.compare_exchange_strong(tokens, Pack(window, 0), std::memory_order_relaxed)) {
+    swept_tokens_.store(tokens, std::memory_order_relaxed);
+    return 0;
+  }
+  swept_tokens_.store(Pack(window, 0), std::memory_order_relaxed);
+  return CountOf(tokens);
 }
 
 void Budget::ForgetGrants() {

@@ -49,6 +49,13 @@ struct BudgetName {
 
 enum class LimitMode { kLocal = 0, kGlobal = 1, kFallback = 2 };
 
+// Milliseconds on the steady clock: when to ask again, how long quota sat idle.
+inline int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class Budget {
  public:
   Budget(BudgetName name, uint32_t limit, std::chrono::seconds period)
@@ -74,7 +81,8 @@ class Budget {
   // The same against `cap` instead of the limit (fallback mode: the share of this data plane).
   Spend TrySpendUpTo(WallClock::time_point now, uint32_t cap);
   // Spends one request of granted quota (global mode); kNeedGrant when none is left and the
-  // window is not known to be spent cluster-wide.
+  // window is not known to be spent cluster-wide (or it was, but long enough ago to ask again:
+  // another data plane may have given quota back).
   Spend TrySpendGranted(WallClock::time_point now);
 
   // Gives back one request spent in `window` (a later budget of the same request refused it).
@@ -97,14 +105,21 @@ class Budget {
   Refusals RefusedAt(uint64_t window) const;
 
   // Quota granted for `window`; `window_granted`: the cluster's total granted so far. A grant of
-  // 0 marks the window spent cluster-wide (requests are refused until it ends). A grant for any
-  // window but the current one (by this clock) is dropped. Then wakes the waiters.
-  void AddGrant(uint64_t window, uint32_t granted, uint64_t window_granted);
+  // 0 marks the window spent cluster-wide: requests are refused without asking until
+  // `ask_again_at_ms` (SteadyNowMs), then the next one asks again. A grant for any window but the
+  // current one (by this clock) is dropped. Then wakes the waiters.
+  void AddGrant(uint64_t window, uint32_t granted, uint64_t window_granted,
+                int64_t ask_again_at_ms = INT64_MAX);
   // Drops granted quota and the spent mark (the control plane is gone, or a new one attached).
   void ForgetGrants();
   // Granted requests not yet spent in `window`, and the size of the last grant.
   uint32_t TokensLeft(uint64_t window) const;
   uint32_t LastGrant() const { return last_grant_.load(std::memory_order_relaxed); }
+  // Takes the granted quota of `window` that sat idle: nothing was spent from it and nothing
+  // granted since the previous call. Returns how much was taken (to give back to the control
+  // plane); a request racing it either spends a token or finds it gone, never both. Called by
+  // one thread at a time, at a steady interval (the idle time).
+  uint32_t TakeIdleTokens(uint64_t window);
 
   // Waiting for a grant: `wake` runs once, on the thread that adds the next grant (or calls
   // WakeAll); it must not block (post to the waiter's own thread).
@@ -136,6 +151,10 @@ class Budget {
   std::atomic<uint64_t> tokens_{0};           // Granted and not yet spent (global mode).
   std::atomic<uint64_t> cluster_granted_{0};  // The cluster's total granted (global mode).
   std::atomic<uint64_t> exhausted_{0};        // Window + 1 known spent cluster-wide; 0: none.
+  std::atomic<int64_t> ask_again_at_ms_{0};   // Then, after this, requests ask again.
+  // What TakeIdleTokens saw last: spent_ and tokens_ unchanged since mean idle.
+  std::atomic<uint64_t> swept_spent_{0};
+  std::atomic<uint64_t> swept_tokens_{0};
   std::atomic<bool> asking_{false};
   std::atomic<int64_t> asked_at_ms_{0};
   std::atomic<uint32_t> spent_since_ask_{0};

@@ -12,12 +12,6 @@ namespace {
 // An unanswered quota request is asked again after this (its stream went away meanwhile).
 constexpr int64_t kAskAgainMs = 1000;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 void FillKey(const Budget& budget, v1::BudgetKey* key) {
   key->set_app(budget.name().app);
   key->set_consumer(budget.name().consumer);
@@ -56,7 +50,7 @@ std::vector<std::shared_ptr<Budget>> QuotaBroker::LiveBudgets() {
 }
 
 void QuotaBroker::Ask(Budget& budget, uint64_t window) {
-  if (!budget.StartAsking(NowMs(), kAskAgainMs)) return;
+  if (!budget.StartAsking(SteadyNowMs(), kAskAgainMs)) return;
   v1::DataPlaneMessage message;
   v1::QuotaRequest* request = message.mutable_quota_request();
   FillKey(budget, request->mutable_budget());
@@ -78,6 +72,23 @@ void QuotaBroker::MaybeAskAhead(Budget& budget, const BudgetState& state) {
   if (budget.LastGrant() <= 1) return;
   if (budget.TokensLeft(state.window) * 4 > std::max<uint32_t>(1, budget.LastGrant())) return;
   Ask(budget, state.window);
+}
+
+void QuotaBroker::Sweep() {
+  if (mode() != LimitMode::kGlobal) return;
+  const WallClock::time_point now = WallClock::now();
+  for (const auto& budget : LiveBudgets()) {
+    uint64_t window = WindowAt(now, budget->period()).index;
+    uint32_t idle = budget->TakeIdleTokens(window);
+    if (idle == 0) continue;
+    v1::DataPlaneMessage message;
+    v1::QuotaReturn* given_back = message.mutable_quota_return();
+    FillKey(*budget, given_back->mutable_budget());
+    given_back->set_window(window);
+    given_back->set_returned(idle);
+    // Not sent: the stream is going away, and the next control plane starts from what was spent.
+    send_(std::move(message));
+  }
 }
 
 void QuotaBroker::OnAttached() {
@@ -128,7 +139,8 @@ void QuotaBroker::OnGrant(const v1::QuotaGrant& grant) {
     if (it != budgets_.end()) budget = it->second.lock();
   }
   if (budget == nullptr) return;  // The app (or its limit) is gone.
-  budget->AddGrant(grant.window(), grant.granted(), grant.window_granted());
+  budget->AddGrant(grant.window(), grant.granted(), grant.window_granted(),
+                   SteadyNowMs() + idle_.count());
 }
 
 std::string QuotaBroker::RenderPrometheus() const {

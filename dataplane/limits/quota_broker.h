@@ -4,6 +4,9 @@
 // (or has a request waiting) asks for more with a QuotaRequest, one at a time, and the grant that
 // answers it wakes its waiters. On every (re)attach the broker reports what each budget spent in
 // its current window (UsageReport), so a restarted control plane continues the window.
+// Quota that sits unspent for `idle` (no request spent from it, no grant added) flows back to the
+// control plane (QuotaReturn, from Sweep) so that busier data planes may spend it in the same
+// window; a budget told that its window is spent asks again after `idle`, to find such quota.
 // Detached (fallback mode): each budget is enforced locally against max(1, limit / N), N the
 // number of data planes the last grant named (1 before any); said once in the log per outage and
 // in /metrics (valet_ratelimit_mode).
@@ -35,11 +38,17 @@ class QuotaBroker {
   // Queues a message on the attach stream; false when no stream is up.
   using SendFn = std::function<bool(v1::DataPlaneMessage)>;
 
-  // `wait`: how long a request waits for a grant before it gets 429 (--quota-wait-ms).
-  QuotaBroker(SendFn send, std::chrono::milliseconds wait) : send_(std::move(send)), wait_(wait) {}
+  static constexpr std::chrono::milliseconds kDefaultIdle{500};
+
+  // `wait`: how long a request waits for a grant before it gets 429 (--quota-wait-ms); `idle`:
+  // how long granted quota sits unspent before it goes back (--quota-idle-ms).
+  QuotaBroker(SendFn send, std::chrono::milliseconds wait,
+              std::chrono::milliseconds idle = kDefaultIdle)
+      : send_(std::move(send)), wait_(wait), idle_(idle) {}
 
   LimitMode mode() const { return static_cast<LimitMode>(mode_.load(std::memory_order_acquire)); }
   std::chrono::milliseconds wait() const { return wait_; }
+  std::chrono::milliseconds idle() const { return idle_; }
   uint32_t data_planes() const { return data_planes_.load(std::memory_order_relaxed); }
   // This data plane's share of `limit` in fallback mode.
   uint32_t share(uint32_t limit) const;
@@ -52,6 +61,10 @@ class QuotaBroker {
   // Asks ahead when `budget` has few granted requests left after a spend (not once grants are
   // down to one request). Cheap when it has.
   void MaybeAskAhead(Budget& budget, const BudgetState& state);
+
+  // Gives back the quota of every budget that sat idle since the last call (global mode only).
+  // Call every idle() from one thread while attached (the control client's sender does).
+  void Sweep();
 
   // From the control client.
   void OnAttached();
@@ -68,6 +81,7 @@ class QuotaBroker {
 
   const SendFn send_;
   const std::chrono::milliseconds wait_;
+  const std::chrono::milliseconds idle_;
   // Not attached yet: fallback with N = 1 (the whole limit here) until the first attach.
   std::atomic<int> mode_{static_cast<int>(LimitMode::kFallback)};
   std::atomic<uint32_t> data_planes_{1};

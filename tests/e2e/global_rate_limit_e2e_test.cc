@@ -2,7 +2,9 @@
 // a real backend. The limit is the sum over the data planes: the seed's limit of 2 stays exact;
 // clients spread 70/20/10 over the data planes at five times the limit get at most the limit and
 // at least 95% of it in every window; with the control plane killed each data plane enforces its
-// fallback share and no request fails; restarted, the control plane continues the window.
+// fallback share and no request fails; restarted, the control plane continues the window; quota a
+// data plane leaves idle flows back to the others; auth and consumers' own limits hold across the
+// three data planes.
 #include <signal.h>
 
 #include <atomic>
@@ -15,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "common/fixed_window.h"
+#include "common/sha256.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/dataplane_fixture.h"
 #include "tests/support/control_plane_process.h"
@@ -85,6 +88,15 @@ class GlobalRateLimitTest : public ::testing::Test {
           << dp.process->Log();
       ASSERT_TRUE(WaitForMode(dp, "global")) << dp.process->Log();
     }
+  }
+
+  // The cluster-wide use of the app `app`'s own budget (GET /v1/limits), or -1.
+  int64_t ClusterUsed(const std::string& app) {
+    auto res = HttpClient(http_, absl::Seconds(5)).Get("/v1/limits?app=" + app);
+    if (!res.ok() || res->status != 200) return -1;
+    nlohmann::json body = nlohmann::json::parse(res->body, nullptr, false);
+    if (body.is_discarded() || body["limits"].empty()) return -1;
+    return std::stoll(body["limits"][0]["used"].get<std::string>());
   }
 
   // The value of `series` on `dp`'s /metrics, or -1.
@@ -351,6 +363,103 @@ TEST_F(GlobalRateLimitTest, GetLimitsShowsEachBudgetClusterWide) {
   EXPECT_EQ(only_alice["limits"][0]["consumer"], "alice");
   auto [missing_code, missing] = Valetctl({"limits", "nosuch"});
   EXPECT_NE(missing_code, 0) << missing;
+}
+
+TEST_F(GlobalRateLimitTest, QuotaADataPlaneLeavesIdleFlowsBackToTheOthers) {
+  constexpr int kLimit = 1000;
+  WriteApp("shop", Limited(kLimit, 3600));
+  StartControlPlane();
+  StartDataplanes();
+  WaitForWindowRoom(3600, 120);
+  RunningDataplane& a = dataplanes_[0];
+  RunningDataplane& b = dataplanes_[1];
+
+  // A burst on a: its grants grow ahead of its spending, so it stops holding unspent quota that
+  // the control plane counts as used.
+  int admitted = 0;
+  bool holds_quota = false;
+  for (int burst = 0; burst < 5 && !holds_quota; ++burst) {
+    admitted += Send(a, "/shop/x", 60)[200];
+    holds_quota = ClusterUsed("shop") > admitted;
+  }
+  ASSERT_TRUE(holds_quota) << "a never held quota ahead of its spending";
+  // Idle for --quota-idle-ms (500 ms by default): a gives its quota back.
+  ASSERT_TRUE(WaitFor([&] { return ClusterUsed("shop") == admitted; }, absl::Seconds(10)))
+      << "used " << ClusterUsed("shop") << ", admitted " << admitted;
+
+  // b spends what is left, a's returned quota included: the whole limit is admitted.
+  std::map<int, int> rest = Send(b, "/shop/x", kLimit - admitted + 5);
+  EXPECT_EQ(admitted + rest[200], kLimit);
+  EXPECT_EQ(rest[429], 5);
+}
+
+TEST_F(GlobalRateLimitTest, KeysAndConsumersLimitsHoldAcrossThreeDataPlanes) {
+  WriteApp("partners", absl::StrCat(R"("authorize": true, "authKey": "partners-app-key",)",
+                                    R"("consumers": [
+      {"name": "alice", "key": "alice-secret-key", "limitValue": 3, "limitPeriodSeconds": 3600},
+      {"name": "bob", "keySha256": ")",
+                                    Sha256Hex("bob-secret-key"),
+                                    R"(", "limitValue": 2, "limitPeriodSeconds": 3600}],)",
+                                    Limited(1000, 3600)));
+  StartControlPlane();
+  StartDataplanes();
+  WaitForWindowRoom(3600, 60);
+  std::map<int, int> alice, bob;
+  for (RunningDataplane& dp : dataplanes_) {
+    HttpClient client(dp.listen, absl::Seconds(10));
+    auto missing = client.Get("/partners/x");
+    ASSERT_TRUE(missing.ok());
+    EXPECT_EQ(missing->status, 401);
+    EXPECT_TRUE(absl::StrContains(missing->body, "missing_credentials")) << missing->body;
+    auto wrong = client.Get("/partners/x", {{"X-Valet-Auth", "not-a-key"}});
+    ASSERT_TRUE(wrong.ok());
+    EXPECT_EQ(wrong->status, 401);
+    EXPECT_TRUE(absl::StrContains(wrong->body, "invalid_credentials")) << wrong->body;
+    EXPECT_FALSE(wrong->Header("X-Ratelimit-Remaining").empty()) << "a 401 carries the fields";
+
+    // The consumer's name goes to the backend, the key does not, and a client's name is always
+    // replaced (by none for the anonymous authKey consumer).
+    backend_->ClearRequests();
+    auto anonymous = client.Get(
+        "/partners/anon", {{"X-Valet-Auth", "partners-app-key"}, {"X-Valet-Consumer", "bob"}});
+    ASSERT_TRUE(anonymous.ok());
+    EXPECT_EQ(anonymous->status, 200);
+    for (int i = 0; i < 2; ++i) {
+      auto res = client.Get("/partners/alice",
+                            {{"X-Valet-Auth", "alice-secret-key"}, {"X-Valet-Consumer", "bob"}});
+      ++alice[res.ok() ? res->status : -1];
+      res = client.Get("/partners/bob", {{"X-Valet-Auth", "bob-secret-key"}});
+      ++bob[res.ok() ? res->status : -1];
+    }
+    for (const RecordedRequest& seen : backend_->requests()) {
+      EXPECT_EQ(seen.HeaderCount("X-Valet-Auth"), 0u) << seen.target;
+      if (absl::EndsWith(seen.target, "/anon")) {
+        EXPECT_EQ(seen.HeaderCount("X-Valet-Consumer"), 0u);
+      } else {
+        EXPECT_EQ(seen.HeaderCount("X-Valet-Consumer"), 1u) << seen.target;
+        EXPECT_TRUE(absl::EndsWith(seen.target, "/" + seen.Header("X-Valet-Consumer")))
+            << seen.target << " came as " << seen.Header("X-Valet-Consumer");
+      }
+    }
+  }
+  // Each consumer's own limit is global: alice 3 and bob 2 over the three data planes.
+  EXPECT_EQ(alice[200], 3);
+  EXPECT_EQ(alice[429], 3);
+  EXPECT_EQ(bob[200], 2);
+  EXPECT_EQ(bob[429], 4);
+
+  for (const std::string& key : {"alice-secret-key", "bob-secret-key", "partners-app-key"}) {
+    EXPECT_FALSE(absl::StrContains(control_plane_->Log(), key));
+    for (RunningDataplane& dp : dataplanes_)
+      EXPECT_FALSE(absl::StrContains(dp.process->Log(), key));
+    auto limits = HttpClient(http_).Get("/v1/limits");
+    ASSERT_TRUE(limits.ok());
+    EXPECT_FALSE(absl::StrContains(limits->body, key));
+    auto app = HttpClient(http_).Get("/v1/apps/partners");
+    ASSERT_TRUE(app.ok());
+    EXPECT_EQ(app->status, 200);
+    EXPECT_FALSE(absl::StrContains(app->body, key)) << app->body;
+  }
 }
 
 }  // namespace

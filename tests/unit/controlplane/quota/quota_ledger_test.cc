@@ -1,6 +1,7 @@
 // QuotaLedger: grants shrink towards the limit and never pass it, a small limit stays exact over
 // three data planes, a new window starts afresh, late requests get nothing, and usage reports
-// rebuild a window (a restarted control plane does not reset it).
+// rebuild a window (a restarted control plane does not reset it); quota given back is granted
+// again in the same window, never more than a data plane held.
 #include "controlplane/quota/quota_ledger.h"
 
 #include <gtest/gtest.h>
@@ -85,6 +86,48 @@ TEST(QuotaLedgerTest, UsageReportsContinueTheWindow) {
   uint64_t more = 0;
   for (int i = 0; i < 10; ++i) more += ledger.Grant("a", Ask(10, 5, 5)).granted();
   EXPECT_EQ(more, 1u);
+}
+
+v1::QuotaReturn GiveBack(uint32_t limit, uint64_t window, uint32_t returned) {
+  v1::QuotaReturn given_back;
+  *given_back.mutable_budget() = Ask(limit, window, 1).budget();
+  given_back.set_window(window);
+  given_back.set_returned(returned);
+  return given_back;
+}
+
+TEST(QuotaLedgerTest, QuotaGivenBackIsGrantedAgainInTheSameWindow) {
+  QuotaLedger ledger;
+  ledger.Attached("a");
+  ledger.Attached("b");
+  EXPECT_EQ(ledger.Grant("a", Ask(4, 9, 4)).granted(), 1u);  // max(1, 4 / (2 * 2))
+  EXPECT_EQ(ledger.Grant("a", Ask(4, 9, 4)).granted(), 1u);
+  EXPECT_EQ(ledger.Grant("b", Ask(4, 9, 4)).granted(), 1u);
+  EXPECT_EQ(ledger.Grant("b", Ask(4, 9, 4)).granted(), 1u);
+  EXPECT_EQ(ledger.Grant("b", Ask(4, 9, 4)).granted(), 0u) << "all four granted";
+
+  ledger.Return("a", GiveBack(4, 9, 1));  // a spent one of its two.
+  QuotaLedger::WindowState state;
+  ASSERT_TRUE(ledger.Find(Ask(4, 9, 1).budget(), &state));
+  EXPECT_EQ(state.granted, 3u);
+  v1::QuotaGrant again = ledger.Grant("b", Ask(4, 9, 4));
+  EXPECT_EQ(again.granted(), 1u);
+  EXPECT_EQ(again.window_granted(), 4u);
+  EXPECT_EQ(ledger.Grant("b", Ask(4, 9, 4)).granted(), 0u);
+}
+
+TEST(QuotaLedgerTest, AReturnNeverTakesBackMoreThanTheDataPlaneHeldNorFromAnotherWindow) {
+  QuotaLedger ledger;
+  ledger.Attached("a");
+  ledger.Attached("b");
+  EXPECT_EQ(ledger.Grant("a", Ask(100, 9, 5)).granted(), 5u);
+  EXPECT_EQ(ledger.Grant("b", Ask(100, 9, 7)).granted(), 7u);
+  ledger.Return("a", GiveBack(100, 9, 50));  // More than a held: only its 5.
+  ledger.Return("c", GiveBack(100, 9, 3));   // Never granted anything.
+  ledger.Return("b", GiveBack(100, 8, 7));   // A window that is over.
+  QuotaLedger::WindowState state;
+  ASSERT_TRUE(ledger.Find(Ask(100, 9, 1).budget(), &state));
+  EXPECT_EQ(state.granted, 7u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // QuotaBroker with real budgets and a recording send: modes, one unanswered request per budget,
-// grants that wake waiters, a spent window, usage reports on attach, the fallback share.
+// grants that wake waiters, a spent window, usage reports on attach, the fallback share, idle
+// quota given back and a spent window asked again.
 #include "dataplane/limits/quota_broker.h"
 
 #include <gtest/gtest.h>
@@ -114,6 +115,50 @@ TEST_F(QuotaBrokerTest, DetachedMeansAFallbackShareAndAttachReportsTheSpending) 
   EXPECT_EQ(sent_[0].usage_report().usage(0).window(), Window());
   EXPECT_NE(broker_.RenderPrometheus().find("valet_ratelimit_mode{mode=\"global\"} 1"),
             std::string::npos);
+}
+
+TEST_F(QuotaBrokerTest, QuotaLeftIdleForASweepGoesBackAndBusyQuotaStays) {
+  broker_.OnAttached();
+  broker_.Ask(*budget_, Window());
+  broker_.OnGrant(Grant(5, 5, 2));
+  sent_.clear();
+  broker_.Sweep();  // The grant just arrived: not idle yet.
+  ASSERT_TRUE(budget_->TrySpendGranted(WallClock::now()).admitted());
+  broker_.Sweep();  // Spent since the last sweep: still busy.
+  EXPECT_TRUE(sent_.empty());
+
+  broker_.Sweep();  // Nothing spent, nothing granted since: the 4 left go back.
+  ASSERT_EQ(sent_.size(), 1u);
+  ASSERT_TRUE(sent_[0].has_quota_return());
+  EXPECT_EQ(sent_[0].quota_return().budget().app(), "shop");
+  EXPECT_EQ(sent_[0].quota_return().window(), Window());
+  EXPECT_EQ(sent_[0].quota_return().returned(), 4u);
+  EXPECT_EQ(budget_->TokensLeft(Window()), 0u);
+  EXPECT_EQ(budget_->TrySpendGranted(WallClock::now()).outcome, Budget::Outcome::kNeedGrant);
+  broker_.Sweep();
+  EXPECT_EQ(sent_.size(), 1u) << "nothing left to give back";
+
+  // Detached: nothing goes back (the next control plane starts from what was spent).
+  broker_.Ask(*budget_, Window());
+  broker_.OnGrant(Grant(2, 7, 2));
+  broker_.OnDetached();
+  broker_.Sweep();
+  broker_.Sweep();
+  EXPECT_EQ(sent_.size(), 2u);  // The quota request only.
+}
+
+TEST_F(QuotaBrokerTest, ASpentWindowIsAskedAgainAfterTheIdleTime) {
+  broker_.OnAttached();
+  // Told the window is spent: refused without asking until the time to ask again...
+  budget_->AddGrant(Window(), 0, 10, SteadyNowMs() + 60'000);
+  EXPECT_EQ(budget_->TrySpendGranted(WallClock::now()).outcome, Budget::Outcome::kRefused);
+  // ...then the next request asks: another data plane may have given quota back meanwhile.
+  budget_->AddGrant(Window(), 0, 10, SteadyNowMs() - 1);
+  EXPECT_EQ(budget_->TrySpendGranted(WallClock::now()).outcome, Budget::Outcome::kNeedGrant);
+  // The broker sets the time from its idle time (500 ms by default): refused right after.
+  broker_.Ask(*budget_, Window());
+  broker_.OnGrant(Grant(0, 10, 3));
+  EXPECT_EQ(budget_->TrySpendGranted(WallClock::now()).outcome, Budget::Outcome::kRefused);
 }
 
 }  // namespace

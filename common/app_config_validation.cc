@@ -231,12 +231,11 @@ void ValidateRoutes(const v1::AppConfig& app,
       error(path + ".method", absl::StrCat(QuoteForError(route.method()),
                                            " is not a method (\"GET\", ...; \"\" or \"*\": any)"));
     }
-    absl::StatusOr<std::vector<PatternSegment>> pattern = ParseRoutePattern(route.path());
+    absl::StatusOr<PathPattern> pattern = PathPattern::Compile(route.path());
     if (route.path().empty()) {
       error(path + ".path", "is required");
     } else if (!pattern.ok()) {
-      error(path + ".path",
-            absl::StrCat(QuoteForError(route.path()), ": ", pattern.status().message()));
+      error(path + ".path", AsStd(pattern.status().message()));
     }
     if (!route.collision().empty() && route.collision() != kCollisionError &&
         route.collision() != kCollisionFirst && route.collision() != kCollisionLast) {

@@ -1,25 +1,26 @@
 #include "common/path_pattern.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
+#include "common/error_text.h"
 #include "common/string_view.h"
 
 namespace valet {
 namespace {
-
-constexpr size_t kMaxPatternBytes = 1024;
 
 bool IsNameChar(char c, bool first) {
   return c == '_' || std::isalpha(static_cast<unsigned char>(c)) ||
          (!first && std::isdigit(static_cast<unsigned char>(c)));
 }
 
-// Bytes a normalised request path can hold in a segment (no "/", "?", "#", spaces or controls).
+// Bytes a request path can hold in a segment as they are (RFC 3986; the rest arrives
+// percent-encoded), less what the pattern syntax uses.
 bool IsLiteralChar(char c) {
   unsigned char u = static_cast<unsigned char>(c);
-  return u > 0x20 && u != 0x7f && c != '/' && c != '?' && c != '#' && c != '{' && c != '}' &&
-         c != '*';
+  return u > 0x20 && u < 0x7f &&
+         std::string_view("/?#\"<>\\^`|{}*").find(c) == std::string_view::npos;
 }
 
 // The next segment of `path` from `pos` (just after a "/"), advancing `pos` past it.
@@ -33,13 +34,21 @@ std::string_view NextSegment(std::string_view path, size_t& pos) {
 
 }  // namespace
 
+bool IsParamName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!IsNameChar(name[i], i == 0)) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<PathPattern> PathPattern::Compile(std::string_view pattern) {
-  auto bad = [&](std::string_view why) {
+  auto bad = [](std::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("bad path pattern: ", AsAbsl(why)));
   };
   if (pattern.empty() || pattern.front() != '/') return bad("must start with \"/\"");
-  if (pattern.size() > kMaxPatternBytes) {
-    return bad(absl::StrCat("must be at most ", kMaxPatternBytes, " bytes"));
+  if (pattern.size() > kMaxPathPatternBytes) {
+    return bad(absl::StrCat("must be at most ", kMaxPathPatternBytes, " bytes"));
   }
   PathPattern compiled;
   compiled.text_ = std::string(pattern);
@@ -54,50 +63,54 @@ absl::StatusOr<PathPattern> PathPattern::Compile(std::string_view pattern) {
       compiled.wildcard_ = true;
       continue;
     }
-    if (segment.front() == '{') {
-      if (segment.size() < 3 || segment.back() != '}') {
-        return bad("a parameter is \"{name}\", the whole segment");
+    if (segment.find_first_of("{}") != std::string_view::npos) {
+      if (segment.size() < 3 || segment.front() != '{' || segment.back() != '}') {
+        return bad(absl::StrCat("segment ", QuoteForError(segment),
+                                ": a parameter is \"{NAME}\", the whole segment"));
       }
       std::string_view name = segment.substr(1, segment.size() - 2);
-      for (size_t i = 0; i < name.size(); ++i) {
-        if (!IsNameChar(name[i], i == 0)) {
-          return bad("a parameter name is a letter or \"_\" then letters, digits or \"_\"");
-        }
+      if (!IsParamName(name)) {
+        return bad(absl::StrCat(QuoteForError(name),
+                                " is not a parameter name (a letter or \"_\", then letters, "
+                                "digits or \"_\")"));
       }
-      for (const Segment& s : compiled.segments_) {
-        if (s.param == name) return bad(absl::StrCat("parameter {", AsAbsl(name), "} repeated"));
+      if (name == "query") return bad("\"query\" cannot name a parameter (it names the query)");
+      if (compiled.HasParam(name)) {
+        return bad(absl::StrCat("parameter {", AsAbsl(name), "} repeated"));
       }
       compiled.segments_.push_back({"", std::string(name)});
       continue;
     }
-    for (char c : segment) {
-      if (!IsLiteralChar(c)) {
-        return bad(
-            "a segment is a literal, \"{name}\" or a final \"*\" (no spaces, \"?\", \"#\", "
-            "braces or \"*\" inside a literal)");
-      }
+    if (!std::all_of(segment.begin(), segment.end(), IsLiteralChar)) {
+      return bad(absl::StrCat("segment ", QuoteForError(segment),
+                              " is not a literal, \"{NAME}\" or a final \"*\" (no spaces, \"?\", "
+                              "\"#\" or \"*\" inside a literal)"));
     }
     compiled.segments_.push_back({std::string(segment), ""});
   }
   return compiled;
 }
 
-bool PathPattern::Match(std::string_view path, Params* params) const {
+bool PathPattern::Match(std::string_view path, PathParams* params) const {
   if (params != nullptr) params->clear();
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  auto no = [params] {
+    if (params != nullptr) params->clear();
+    return false;
+  };
   size_t pos = 0;
   for (const Segment& s : segments_) {
-    if (pos >= path.size()) return false;
-    std::string_view segment = NextSegment(path, pos);
-    if (segment.empty()) return false;
-    if (!s.param.empty()) {
-      if (params != nullptr) params->emplace_back(s.param, std::string(segment));
-    } else if (segment != s.literal) {
-      return false;
-    }
+    std::string_view segment = pos < path.size() ? NextSegment(path, pos) : std::string_view();
+    if (segment.empty() || (s.param.empty() && segment != s.literal)) return no();
+    if (!s.param.empty() && params != nullptr) params->emplace_back(s.param, segment);
   }
-  return wildcard_ || pos >= path.size();
+  return wildcard_ || pos >= path.size() ? true : no();
+}
+
+bool PathPattern::HasParam(std::string_view name) const {
+  return std::any_of(segments_.begin(), segments_.end(),
+                     [&](const Segment& s) { return s.param == name; });
 }
 
 }  // namespace valet

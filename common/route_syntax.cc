@@ -10,14 +10,6 @@
 namespace valet {
 namespace {
 
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-bool IsValidName(std::string_view name) {
-  return !name.empty() && name.size() <= 64 && IsNameStart(name.front()) &&
-         std::all_of(name.begin(), name.end(), IsNameChar);
-}
-
 // Bytes a request target may not hold as they are: controls, space, '#', and non-ASCII.
 bool IsTargetChar(char c) {
   unsigned char u = static_cast<unsigned char>(c);
@@ -28,55 +20,6 @@ bool IsTargetChar(char c) {
 absl::Status Invalid(std::string reason) { return absl::InvalidArgumentError(std::move(reason)); }
 
 }  // namespace
-
-absl::StatusOr<std::vector<PatternSegment>> ParseRoutePattern(std::string_view pattern) {
-  if (pattern.empty() || pattern.front() != '/') return Invalid("must start with \"/\"");
-  if (pattern.size() > kMaxRoutePathBytes) {
-    return Invalid(absl::StrCat("must be at most ", kMaxRoutePathBytes, " bytes"));
-  }
-  std::vector<PatternSegment> segments;
-  if (pattern == "/") return segments;
-  std::string_view rest = pattern.substr(1);
-  while (true) {
-    size_t slash = rest.find('/');
-    std::string_view seg = rest.substr(0, slash);
-    if (seg.empty()) return Invalid("has an empty segment (\"//\" or a trailing \"/\")");
-    for (char c : seg) {
-      if (!IsTargetChar(c) || c == '?') {
-        return Invalid(
-            absl::StrCat("segment ", QuoteForError(seg), " holds a character a path cannot hold"));
-      }
-    }
-    PatternSegment out;
-    bool brace = seg.find_first_of("{}") != std::string_view::npos;
-    if (brace) {
-      if (seg.front() != '{' || seg.back() != '}' || seg.size() < 2 ||
-          seg.substr(1, seg.size() - 2).find_first_of("{}") != std::string_view::npos) {
-        return Invalid(absl::StrCat("segment ", QuoteForError(seg),
-                                    ": a parameter must be a whole segment, \"{NAME}\""));
-      }
-      std::string_view name = seg.substr(1, seg.size() - 2);
-      if (!IsValidName(name)) {
-        return Invalid(absl::StrCat(QuoteForError(name),
-                                    " is not a parameter name (a letter or \"_\", then letters, "
-                                    "digits or \"_\")"));
-      }
-      if (name == "query") return Invalid("\"query\" cannot name a parameter (it names the query)");
-      for (const PatternSegment& s : segments) {
-        if (s.param == name) {
-          return Invalid(absl::StrCat("duplicate parameter ", QuoteForError(name)));
-        }
-      }
-      out.param = std::string(name);
-    } else {
-      out.literal = std::string(seg);
-    }
-    segments.push_back(std::move(out));
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash + 1);
-  }
-  return segments;
-}
 
 absl::StatusOr<std::vector<TemplatePiece>> ParsePathTemplate(std::string_view path_template) {
   if (path_template.empty() || path_template.front() != '/') {
@@ -127,7 +70,7 @@ absl::StatusOr<std::vector<TemplatePiece>> ParsePathTemplate(std::string_view pa
         return Invalid(absl::StrCat(QuoteForError(name), " is not a query parameter name"));
       }
     } else {
-      if (!IsValidName(name)) {
+      if (!IsParamName(name)) {
         return Invalid(absl::StrCat(QuoteForError(name),
                                     " is not a parameter name: use {NAME}, {query.NAME} or "
                                     "{query}"));
@@ -143,13 +86,12 @@ absl::StatusOr<std::vector<TemplatePiece>> ParsePathTemplate(std::string_view pa
 }
 
 std::vector<std::string> UnknownTemplateParams(const std::vector<TemplatePiece>& pieces,
-                                               const std::vector<PatternSegment>& pattern) {
+                                               const PathPattern& pattern) {
   std::vector<std::string> unknown;
   for (const TemplatePiece& p : pieces) {
-    if (p.kind != TemplatePiece::Kind::kParam) continue;
-    bool known = std::any_of(pattern.begin(), pattern.end(),
-                             [&](const PatternSegment& s) { return s.param == p.text; });
-    if (!known) unknown.push_back(p.text);
+    if (p.kind == TemplatePiece::Kind::kParam && !pattern.HasParam(p.text)) {
+      unknown.push_back(p.text);
+    }
   }
   return unknown;
 }

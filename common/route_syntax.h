@@ -1,8 +1,8 @@
-// The syntax of fan-out routes (docs/fanout.md): a route's path pattern and a backend's path
-// template, parsed into parts. Validation (common/app_config_validation.cc) refuses what does not
-// parse; the data plane (dataplane/fanout/) compiles the parts into its route table and templates.
+// The syntax of fan-out routes (docs/fanout.md) beyond their path pattern (common/path_pattern.h):
+// a backend's path template and URL, parsed into parts. Validation
+// (common/app_config_validation.cc) refuses what does not parse; the data plane (dataplane/fanout/)
+// compiles the parts into its templates.
 //
-//   pattern   "/user/{id}/orders"          literal segments and whole-segment {NAME} parameters
 //   template  "/users/{id}?verbose={query.verbose}&{query}"
 //             {NAME}: a parameter of the route's pattern; {query.NAME}: one query parameter of the
 //             request (its value as sent); {query}: the request's whole query string.
@@ -15,23 +15,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/path_pattern.h"
 
 namespace valet {
 
 inline constexpr size_t kMaxRoutePathBytes = 2048;
 inline constexpr size_t kMaxRoutesPerApp = 256;
 inline constexpr size_t kMaxBackendsPerRoute = 16;
-
-// One segment of a pattern: a literal, or a parameter when `param` is set.
-struct PatternSegment {
-  std::string literal;
-  std::string param;
-};
-
-// Parses a route pattern. InvalidArgument with the reason (no file or path: the caller adds
-// them) for: no leading "/", characters a path cannot hold, "{" not closing its segment, a bad
-// or duplicate parameter name. "/" is the pattern of the app's root (no segment).
-absl::StatusOr<std::vector<PatternSegment>> ParseRoutePattern(std::string_view pattern);
 
 struct TemplatePiece {
   enum class Kind { kLiteral, kParam, kQueryParam, kWholeQuery };
@@ -47,7 +37,7 @@ absl::StatusOr<std::vector<TemplatePiece>> ParsePathTemplate(std::string_view pa
 
 // The {NAME} parameters of `pieces` that `pattern` does not declare, in order.
 std::vector<std::string> UnknownTemplateParams(const std::vector<TemplatePiece>& pieces,
-                                               const std::vector<PatternSegment>& pattern);
+                                               const PathPattern& pattern);
 
 // A backend given by URL: "http://HOST[:PORT][/PREFIX]" (only http for now).
 struct BackendUrl {

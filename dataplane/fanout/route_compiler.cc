@@ -21,7 +21,7 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> CompileRoutes(
     auto where = [&](std::string_view field) {
       return absl::StrCat("app \"", config.name(), "\": routes[", i, "]", AsAbsl(field), ": ");
     };
-    absl::StatusOr<std::vector<PatternSegment>> pattern = ParseRoutePattern(r.path());
+    absl::StatusOr<PathPattern> pattern = PathPattern::Compile(r.path());
     if (!pattern.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(where(".path"), pattern.status().message()));
     }
@@ -75,8 +75,7 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> CompileRoutes(
       fanout->legs.push_back(std::move(leg));
     }
     std::string method = r.method() == "*" ? "" : r.method();
-    routes.push_back(
-        CompiledRoute{std::move(method), RoutePattern(std::move(*pattern)), r.path(), fanout});
+    routes.push_back(CompiledRoute{std::move(method), std::move(*pattern), fanout});
   }
   return std::make_shared<const RouteTable>(std::move(routes));
 }

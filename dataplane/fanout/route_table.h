@@ -14,33 +14,15 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
-#include "common/route_syntax.h"
+#include "common/path_pattern.h"
 
 namespace valet {
 
 struct FanoutRoute;
 
-// Parameters of a matched route: (name, value as it appears in the path, still percent-encoded).
-using PathParams = absl::InlinedVector<std::pair<std::string_view, std::string_view>, 4>;
-
-// A path pattern ("/user/{id}"), matched segment by segment.
-class RoutePattern {
- public:
-  explicit RoutePattern(std::vector<PatternSegment> segments) : segments_(std::move(segments)) {}
-
-  // True if `path` ("" or "/a/b", as RequestTarget::rest) matches; fills `params` (cleared
-  // first). "" matches the pattern "/".
-  bool Match(std::string_view path, PathParams* params) const;
-
- private:
-  std::vector<PatternSegment> segments_;
-};
-
 struct CompiledRoute {
   std::string method;  // "" for any.
-  RoutePattern pattern;
-  std::string path;  // The pattern as configured, for messages.
+  PathPattern pattern;
   // The action: a fan-out.
   std::shared_ptr<const FanoutRoute> fanout;
 };

@@ -31,14 +31,20 @@ TEST(PathPatternTest, LiteralsMatchWholeSegments) {
 
 TEST(PathPatternTest, ParametersCaptureOneSegment) {
   PathPattern p = MustCompile("/users/{id}/orders/{order_2}");
-  PathPattern::Params params;
-  ASSERT_TRUE(p.Match("/users/42/orders/a-b", &params));
+  PathParams params;
+  ASSERT_TRUE(p.Match("/users/42/orders/x%20y", &params));
   ASSERT_EQ(params.size(), 2u);
-  EXPECT_EQ(params[0], std::make_pair(std::string("id"), std::string("42")));
-  EXPECT_EQ(params[1], std::make_pair(std::string("order_2"), std::string("a-b")));
+  EXPECT_EQ(params[0].first, "id");
+  EXPECT_EQ(params[0].second, "42");
+  EXPECT_EQ(params[1].first, "order_2");
+  EXPECT_EQ(params[1].second, "x%20y") << "as it appears in the path, still percent-encoded";
+  EXPECT_TRUE(p.Match("/users/42/orders/1/", &params)) << "a trailing slash is the same path";
   EXPECT_FALSE(p.Match("/users/42/orders", &params));
   EXPECT_FALSE(p.Match("/users/42/orders/1/2", &params));
   EXPECT_FALSE(p.Match("/users//orders/1", &params));
+  EXPECT_TRUE(params.empty()) << "a failed match leaves no parameters";
+  EXPECT_TRUE(p.HasParam("order_2"));
+  EXPECT_FALSE(p.HasParam("user"));
 }
 
 TEST(PathPatternTest, TrailingWildcardMatchesAnyRest) {
@@ -54,13 +60,17 @@ TEST(PathPatternTest, TrailingWildcardMatchesAnyRest) {
 }
 
 TEST(PathPatternTest, RefusesMalformedPatterns) {
-  for (const char* bad : {"", "users", "/a//b", "/a/*/b", "/a/**", "/{}", "/{1a}", "/{a-b}", "/{id",
-                          "/x{id}", "/a b", "/a?b", "/a#b", "/{id}/{id}", "/a*"}) {
+  for (const char* bad :
+       {"", "users", "/a//b", "/a/*/b", "/a/**", "/{}", "/{1a}", "/{a-b}", "/{id", "/x{id}",
+        "/{id}x", "/a b", "/a?b", "/a#b", "/a|b", "/{id}/{id}", "/a*", "/{query}"}) {
     EXPECT_FALSE(PathPattern::Compile(bad).ok()) << bad;
   }
   EXPECT_EQ(PathPattern::Compile("/a/{id}/{id}").status().message(),
             "bad path pattern: parameter {id} repeated");
-  EXPECT_FALSE(PathPattern::Compile("/" + std::string(2000, 'a')).ok());
+  EXPECT_EQ(PathPattern::Compile("/user/{id").status().message(),
+            "bad path pattern: segment \"{id\": a parameter is \"{NAME}\", the whole segment");
+  EXPECT_TRUE(PathPattern::Compile("/" + std::string(2000, 'a')).ok());
+  EXPECT_FALSE(PathPattern::Compile("/" + std::string(kMaxPathPatternBytes, 'a')).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/app_config_defaults.h"
 #include "common/fixed_window.h"
+#include "common/message_limits.h"
 #include "common/secret_redaction.h"
 #include "common/status_macros.h"
 #include "common/validation_errors.h"
@@ -230,6 +231,53 @@ uint64_t ControlApi::WaitForVersion(const v1::WaitForVersionRequest& request, Wa
   return registry_->WaitForVersion(
       version, absl::Now() + timeout,
       [done = std::move(done)](v1::WaitForVersionResponse response) { done(std::move(response)); });
+}
+
+void ControlApi::RecordMocks(const v1::RecordMocksRequest& request, RecordDone done) {
+  if (attach_ == nullptr || recorder_ == nullptr || changes_ == nullptr) {
+    return done(absl::UnavailableError("recording is not set up"));
+  }
+  if (request.count() < 1 || request.count() > kMaxMocksPerApp) {
+    return done(absl::InvalidArgumentError(absl::StrCat("count must be 1..", kMaxMocksPerApp)));
+  }
+  if (absl::StatusOr<v1::AppConfig> app = store_->Get(request.name()); !app.ok()) {
+    return done(app.status());
+  }
+  uint32_t timeout_ms = request.timeout_ms() == 0
+                            ? kDefaultRecordTimeoutMs
+                            : std::min(request.timeout_ms(), kMaxRecordTimeoutMs);
+  auto dataplanes = std::make_shared<std::atomic<uint32_t>>(0);
+  auto shared_done = std::make_shared<RecordDone>(std::move(done));
+  uint64_t id = recorder_->Start(
+      request.name(), request.count(), absl::Now() + absl::Milliseconds(timeout_ms),
+      [this, shared_done, dataplanes](MockRecorder::Result result) {
+        // Storing the mocks is a change: on the change runner, like every other.
+        changes_->Post([this, shared_done, dataplanes, result = std::move(result)] {
+          absl::StatusOr<uint64_t> version = AddMocks(result.app, result.mocks);
+          if (!version.ok()) return (*shared_done)(version.status());
+          v1::RecordMocksResponse response;
+          response.set_version(*version);
+          response.set_recorded(static_cast<uint32_t>(result.mocks.size()));
+          response.set_skipped(result.skipped);
+          response.set_complete(result.complete);
+          response.set_dataplanes(dataplanes->load());
+          for (const v1::Mock& mock : result.mocks) *response.add_mocks() = mock;
+          (*shared_done)(std::move(response));
+        });
+      });
+  if (id == 0) return (*shared_done)(absl::UnavailableError("shutting down"));
+  auto message = std::make_shared<v1::ControlPlaneMessage>();
+  v1::RecordStart* start = message->mutable_record();
+  start->set_recording_id(id);
+  start->set_app(request.name());
+  start->set_count(request.count());
+  start->set_max_body_bytes(static_cast<uint32_t>(kMaxMockBodyBytes));
+  start->set_timeout_ms(timeout_ms);
+  size_t sent = attach_->SendToAll(std::move(message));
+  dataplanes->store(static_cast<uint32_t>(sent));
+  if (sent == 0 && recorder_->Cancel(id)) {
+    (*shared_done)(absl::FailedPreconditionError("no data plane is attached: nothing can record"));
+  }
 }
 
 }  // namespace valet

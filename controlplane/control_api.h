@@ -14,7 +14,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controlplane/app_store.h"
+#include "controlplane/attach_service.h"
+#include "controlplane/change_runner.h"
 #include "controlplane/dataplane_registry.h"
+#include "controlplane/mock_recorder.h"
 #include "controlplane/quota/quota_ledger.h"
 #include "valet/v1/control.pb.h"
 
@@ -22,6 +25,8 @@ namespace valet {
 
 inline constexpr absl::Duration kDefaultWaitTimeout = absl::Seconds(30);
 inline constexpr absl::Duration kMaxWaitTimeout = absl::Minutes(10);
+inline constexpr uint32_t kDefaultRecordTimeoutMs = 60000;
+inline constexpr uint32_t kMaxRecordTimeoutMs = 600000;
 
 class ControlApi {
  public:
@@ -58,13 +63,32 @@ class ControlApi {
   // app), with the ledger's view of its current window.
   absl::StatusOr<v1::GetLimitsResponse> GetLimits(const v1::GetLimitsRequest& request) const;
 
+  // Record and replay (docs/mocks.md): asks every attached data plane to capture the app's next
+  // request.count() answers and stores them as mocks (on `changes`, like every change) when they
+  // came or at the timeout. Answers through `done`, once, from any thread (maybe before
+  // returning): INVALID_ARGUMENT for a bad count, NOT_FOUND for an unknown app,
+  // FAILED_PRECONDITION when no data plane is attached, UNAVAILABLE without recording set up or
+  // while shutting down.
+  using RecordDone = std::function<void(absl::StatusOr<v1::RecordMocksResponse>)>;
+  void RecordMocks(const v1::RecordMocksRequest& request, RecordDone done);
+
   // The global rate-limit ledger GetLimits reads; null: every budget shows nothing used.
   void set_quota(const QuotaLedger* quota) { quota_ = quota; }
+  // Where record requests go out, recorded answers come in, and their mocks are stored. Without
+  // them (tests of the API alone) RecordMocks is UNAVAILABLE. Set before serving.
+  void set_recording(AttachService* attach, MockRecorder* recorder, ChangeRunner* changes) {
+    attach_ = attach;
+    recorder_ = recorder;
+    changes_ = changes;
+  }
 
  private:
   AppStore* const store_;
   DataplaneRegistry* const registry_;
   const QuotaLedger* quota_ = nullptr;
+  AttachService* attach_ = nullptr;
+  MockRecorder* recorder_ = nullptr;
+  ChangeRunner* changes_ = nullptr;
 };
 
 }  // namespace valet

@@ -219,54 +219,13 @@ grpc::ServerUnaryReactor* ControlService::RecordMocks(grpc::CallbackServerContex
   if (grpc::Status denied = Authorize(context, "RecordMocks"); !denied.ok()) {
     return Refuse(context, denied);
   }
-  if (attach_ == nullptr || recorder_ == nullptr) {
-    return Refuse(context, grpc::Status(grpc::StatusCode::UNAVAILABLE, "recording is not set up"));
-  }
-  if (request->count() < 1 || request->count() > kMaxMocksPerApp) {
-    return Refuse(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        absl::StrCat("count must be 1..", kMaxMocksPerApp)));
-  }
-  if (absl::StatusOr<v1::AppConfig> app = api_->store()->Get(request->name()); !app.ok()) {
-    return Refuse(context, ToGrpcStatus(app.status()));
-  }
-  uint32_t timeout_ms = request->timeout_ms() == 0
-                            ? kDefaultRecordTimeoutMs
-                            : std::min(request->timeout_ms(), kMaxRecordTimeoutMs);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto dataplanes = std::make_shared<std::atomic<uint32_t>>(0);
-  uint64_t id = recorder_->Start(
-      request->name(), request->count(), absl::Now() + absl::Milliseconds(timeout_ms),
-      [this, reactor, response, dataplanes](MockRecorder::Result result) {
-        // Storing the mocks is a change: on the change runner, like every other.
-        changes_->Post([this, reactor, response, dataplanes, result = std::move(result)] {
-          absl::StatusOr<uint64_t> version = api_->AddMocks(result.app, result.mocks);
-          if (!version.ok()) return reactor->Finish(ToGrpcStatus(version.status()));
-          response->set_version(*version);
-          response->set_recorded(static_cast<uint32_t>(result.mocks.size()));
-          response->set_skipped(result.skipped);
-          response->set_complete(result.complete);
-          response->set_dataplanes(dataplanes->load());
-          for (const v1::Mock& mock : result.mocks) *response->add_mocks() = mock;
-          reactor->Finish(grpc::Status::OK);
-        });
-      });
-  if (id == 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
-    return reactor;
-  }
-  auto message = std::make_shared<v1::ControlPlaneMessage>();
-  v1::RecordStart* start = message->mutable_record();
-  start->set_recording_id(id);
-  start->set_app(request->name());
-  start->set_count(request->count());
-  start->set_max_body_bytes(static_cast<uint32_t>(kMaxMockBodyBytes));
-  start->set_timeout_ms(timeout_ms);
-  size_t sent = attach_->SendToAll(std::move(message));
-  dataplanes->store(static_cast<uint32_t>(sent));
-  if (sent == 0 && recorder_->Cancel(id)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                 "no data plane is attached: nothing can record"));
-  }
+  // The response lives until Finish; a cancelled call still gets its mocks stored.
+  api_->RecordMocks(*request, [reactor, response](absl::StatusOr<v1::RecordMocksResponse> result) {
+    if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+    *response = std::move(*result);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

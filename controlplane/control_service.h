@@ -16,11 +16,9 @@
 #include <functional>
 
 #include "absl/status/status.h"
-#include "controlplane/attach_service.h"
 #include "controlplane/call_auth.h"
 #include "controlplane/change_runner.h"
 #include "controlplane/control_api.h"
-#include "controlplane/mock_recorder.h"
 #include "grpcpp/support/status.h"
 #include "valet/v1/control.grpc.pb.h"
 
@@ -29,9 +27,6 @@ namespace valet {
 // absl::Status -> grpc::Status, same code and message; a validation error list rides along as the
 // status details (common/validation_errors.h).
 grpc::Status ToGrpcStatus(const absl::Status& status);
-
-inline constexpr uint32_t kDefaultRecordTimeoutMs = 60000;
-inline constexpr uint32_t kMaxRecordTimeoutMs = 600000;
 
 class ControlService final : public v1::ControlService::CallbackService {
  public:
@@ -57,12 +52,6 @@ class ControlService final : public v1::ControlService::CallbackService {
   grpc::ServerUnaryReactor* RecordMocks(grpc::CallbackServerContext* context,
                                         const v1::RecordMocksRequest* request,
                                         v1::RecordMocksResponse* response) override;
-  // Record and replay: where record requests go out and recorded answers come in. Without them
-  // (tests of the API alone) RecordMocks is UNAVAILABLE. Set before the service is registered.
-  void set_recording(AttachService* attach, MockRecorder* recorder) {
-    attach_ = attach;
-    recorder_ = recorder;
-  }
   grpc::ServerUnaryReactor* SetMockMode(grpc::CallbackServerContext* context,
                                         const v1::SetMockModeRequest* request,
                                         v1::SetMockModeResponse* response) override;
@@ -100,8 +89,6 @@ class ControlService final : public v1::ControlService::CallbackService {
 
   ControlApi* const api_;
   ChangeRunner* const changes_;
-  AttachService* attach_ = nullptr;
-  MockRecorder* recorder_ = nullptr;
   const CallAuthorizer* const auth_;
 };
 

@@ -205,6 +205,41 @@ AdminResponse PostMockMode(ControlApi* api, const std::string& name, const std::
   return FromResult(api->SetMockMode(request), true);
 }
 
+// POST /v1/apps/{name}/record with {"count": N, "timeoutMs": T}: RecordMocks. The answer comes
+// when the answers came or at the timeout; a client that hangs up does not stop the recording
+// (its mocks are stored, as for a cancelled gRPC call).
+void PostRecord(ControlApi* api, const std::string& name, const std::string& body,
+                AdminHttpServer::Done done) {
+  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return done(ErrorResponse(400, "invalid_argument",
+                              "expected a JSON object: {\"count\": 3, \"timeoutMs\": 60000}"));
+  }
+  v1::RecordMocksRequest request;
+  request.set_name(name);
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    bool count = it.key() == "count";
+    if (!count && it.key() != "timeoutMs") {
+      return done(ErrorResponse(400, "invalid_argument",
+                                absl::StrCat("unknown field ", QuoteForError(it.key()),
+                                             ": the body is {\"count\": N, \"timeoutMs\": T}")));
+    }
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX) {
+      return done(ErrorResponse(ValidationFailed(
+          {MakeValidationError("request", it.key(), "expected a non-negative whole number")})));
+    }
+    uint32_t value = it->get<uint32_t>();
+    count ? request.set_count(value) : request.set_timeout_ms(value);
+  }
+  if (json.find("count") == json.end()) {
+    return done(
+        ErrorResponse(ValidationFailed({MakeValidationError("request", "count", "is required")})));
+  }
+  api->RecordMocks(request, [done](absl::StatusOr<v1::RecordMocksResponse> result) {
+    done(FromResult(result, true));
+  });
+}
+
 }  // namespace
 
 // Answers now; nothing to cancel.
@@ -258,18 +293,25 @@ AdminHttpServer::Cancel HandleAdminRequest(ControlApi* api, const AdminRequest& 
     r.set_dry_run(q->dry_run);
     return Answer(done, FromResult(api->DeleteApp(r), true));
   }
-  constexpr std::string_view kMockSuffix = "/mock";
-  if (path.substr(0, kAppsPrefix.size()) == kAppsPrefix && path.size() > kAppsPrefix.size() &&
-      path.size() > kMockSuffix.size() &&
-      path.substr(path.size() - kMockSuffix.size()) == kMockSuffix &&
-      path.find('/', kAppsPrefix.size()) == path.size() - kMockSuffix.size() &&
-      path.size() > kAppsPrefix.size() + kMockSuffix.size()) {
-    std::string name(
-        path.substr(kAppsPrefix.size(), path.size() - kAppsPrefix.size() - kMockSuffix.size()));
-    if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));
-    absl::StatusOr<Query> q = ParseQuery(query, {"expected_version"});
-    if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
-    return Answer(done, PostMockMode(api, name, request.body, *q));
+  // /v1/apps/{name}/{action}: mock mode and recording.
+  if (path.substr(0, kAppsPrefix.size()) == kAppsPrefix) {
+    std::string_view rest = path.substr(kAppsPrefix.size());
+    size_t slash = rest.find('/');
+    std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    if (slash != 0 && slash != std::string_view::npos && (action == "mock" || action == "record")) {
+      std::string name(rest.substr(0, slash));
+      if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));
+      if (action == "record") {
+        if (absl::Status s = ParseQuery(query, {}).status(); !s.ok()) {
+          return Answer(done, ErrorResponse(s));
+        }
+        PostRecord(api, name, request.body, std::move(done));
+        return nullptr;
+      }
+      absl::StatusOr<Query> q = ParseQuery(query, {"expected_version"});
+      if (!q.ok()) return Answer(done, ErrorResponse(q.status()));
+      return Answer(done, PostMockMode(api, name, request.body, *q));
+    }
   }
   if (path == "/v1/reload") {
     if (m != "POST") return Answer(done, MethodNotAllowed(m, path, "POST"));

@@ -7,6 +7,9 @@
 //   PUT    /v1/apps/{name}          body: the app in conf-file JSON form ("name" may be left out;
 //                                   if given it must match the path). ApplyAppsResponse.
 //   DELETE /v1/apps/{name}          DeleteAppResponse
+//   POST   /v1/apps/{name}/mock     body {"on": true|false}: SetMockModeResponse
+//   POST   /v1/apps/{name}/record   body {"count": N, "timeoutMs": T}: RecordMocksResponse, when
+//                                   the answers came or at the timeout
 //   POST   /v1/reload               ReloadResponse
 //   GET    /v1/dataplanes           ListDataPlanesResponse
 //   GET    /v1/version              GetVersionResponse

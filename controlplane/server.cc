@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<ControlPlaneServer>> ControlPlaneServer::Start(
   s->changes_ = std::make_unique<ChangeRunner>();
   s->control_ =
       std::make_unique<ControlService>(s->api_.get(), s->changes_.get(), s->authorizer_.get());
-  s->control_->set_recording(s->attach_.get(), s->recorder_.get());
+  s->api_->set_recording(s->attach_.get(), s->recorder_.get(), s->changes_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -1,6 +1,7 @@
 // Whole-app mock mode switched through the control plane (valetctl mock on|off, the REST admin)
 // while traffic runs through an attached data plane: no request fails, the conf file records the
-// mode, and `mock list` shows the app's mocks.
+// mode, and `mock list` shows the app's mocks; recordings started by valetctl and by the REST
+// admin store real answers as mocks.
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -301,6 +302,55 @@ TEST_F(MockModeTest, RecordWithoutTrafficStoresNothingAfterItsTimeout) {
   EXPECT_EQ(bad.code, 2) << bad.output;
   CtlResult unknown = Valetctl({"mock", "record", "nope", "--count", "1"});
   EXPECT_EQ(unknown.code, 1) << unknown.output;
+}
+
+TEST_F(MockModeTest, RestAdminRecordsAnswersAndRefusesBadBodies) {
+  HttpClient rest(http_, absl::Seconds(10));
+  for (const char* bad : {R"({})", R"({"count": "2"})", R"({"count": -1})", R"({"count": 2.5})",
+                          R"({"count": 2, "timeout": 5})", R"([2])", "not json"}) {
+    auto res = rest.Send("POST", "/v1/apps/shop/record", {}, bad);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 400) << bad << ": " << res->body;
+    EXPECT_NE(res->body.find("invalid_argument"), std::string::npos) << res->body;
+  }
+  auto zero = rest.Send("POST", "/v1/apps/shop/record", {}, R"({"count": 0})");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->status, 400) << zero->body;
+  auto unknown = rest.Send("POST", "/v1/apps/nope/record", {}, R"({"count": 1})");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  auto get = rest.Get("/v1/apps/shop/record");
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->status, 405) << get->body;
+  EXPECT_EQ(get->Header("Allow"), "POST");
+
+  // A recording of two answers: the POST is answered once traffic brought them.
+  absl::StatusOr<HttpResponse> recorded;
+  std::atomic<bool> answered{false};
+  std::thread recording([&] {
+    recorded = HttpClient(http_, absl::Seconds(60))
+                   .Send("POST", "/v1/apps/shop/record", {{"Content-Type", "application/json"}},
+                         R"({"count": 2, "timeoutMs": 60000})");
+    answered = true;
+  });
+  // Traffic until the answer came (the data plane records once the control plane's request
+  // reached it).
+  HttpClient client(listen_, absl::Seconds(10));
+  bool all_ok = true;
+  for (int i = 0; i < 20000 && !answered; ++i) {
+    auto res = client.Get(absl::StrCat("/shop/rest/", i % 2));
+    all_ok &= res.ok() && res->status == 200;
+  }
+  recording.join();
+  EXPECT_TRUE(all_ok);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(recorded->status, 200) << recorded->body;
+  EXPECT_NE(recorded->body.find(R"("recorded": 2)"), std::string::npos) << recorded->body;
+  EXPECT_NE(recorded->body.find(R"("complete": true)"), std::string::npos) << recorded->body;
+  CtlResult listed = Valetctl({"-o", "json", "mock", "list", "shop"});
+  ASSERT_EQ(listed.code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("/rest/0"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("/rest/1"), std::string::npos) << listed.output;
 }
 
 }  // namespace

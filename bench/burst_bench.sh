@@ -46,48 +46,14 @@ ulimit -n $(( CONNECTIONS * 2 + 1024 )) 2>/dev/null ||
 DURATION_S="$(duration_seconds "$DURATION")"
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-# start_nginx NAME CONFIG-BODY: an nginx with one worker and its own prefix; prints its PID.
-start_nginx() {
-  local dir="$WORK/$1"
-  mkdir -p "$dir/tmp"
-  cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
-worker_rlimit_nofile $(( CONNECTIONS * 2 + 1024 ));
-pid $dir/nginx.pid;
-error_log $dir/error.log crit;
-events { worker_connections $(( CONNECTIONS * 2 + 512 )); }
-http {
-  access_log off;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
-  keepalive_requests 1000000;
-  $2
-}
-CONF
-  "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' \
-    >"$dir/out.log" 2>&1 &
-  echo $!
-}
-
 # The backend: nginx's default accept queue (511) and a 1 KB answer; its stub_status counts the
 # connections it accepted.
 BACKEND_PORT="$(free_port)"
 PAD="$(head -c 1000 /dev/zero | tr '\0' 'x')"
-BACKEND_PID="$(start_nginx backend "server { listen 127.0.0.1:$BACKEND_PORT;
+BACKEND_PID="$(start_nginx "$WORK/backend" 1 "server { listen 127.0.0.1:$BACKEND_PORT;
   location = /_stats { stub_status; } location / { return 200 '$PAD'; } }")"
 PIDS+=("$BACKEND_PID")
 wait_http "http://127.0.0.1:$BACKEND_PORT/x" || { echo "backend did not start" >&2; exit 1; }
-
-cat >"$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %d %d %d\n", summary.requests / (summary.duration / 1e6),
-    summary.requests, e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
 
 # Connections the backend has accepted so far (stub_status, line 3: accepts handled requests).
 backend_accepted() {
@@ -97,17 +63,15 @@ backend_accepted() {
 ROWS=()
 # burst NAME URL PID: one wrk run of CONNECTIONS connections.
 burst() {
-  local name="$1" url="$2" pid="$3" out line before after
+  local name="$1" url="$2" pid="$3" line before after
   before="$(backend_accepted)"
-  out="$(timeout $(( DURATION_S + 60 )) wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s \
-         -s "$WORK/report.lua" "$url" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  [[ -n "$line" ]] || { echo "  $name: wrk failed:" >&2; echo "$out" >&2; return; }
+  line="$(WRK_THREADS=1 WRK_TIMEOUT=10s wrk_result "$url")" ||
+    { echo "  $name: wrk failed (above)" >&2; return; }
   after="$(backend_accepted)"
   # shellcheck disable=SC2086
-  set -- ${line#RESULT }
+  set -- $line
   # The second stats query's own connection is counted in `after`.
-  ROWS+=("$name $1 $2 $3 $4 $(peak_rss_kb "$pid") $(( ${after:-0} - ${before:-0} - 1 ))")
+  ROWS+=("$name $1 $6 $4 $5 $(peak_rss_kb "$pid") $(( ${after:-0} - ${before:-0} - 1 ))")
 }
 
 echo "Valet burst benchmark: $(nproc) CPUs, wrk -t1 -c$CONNECTIONS -d$DURATION, one proxy worker," \
@@ -115,7 +79,7 @@ echo "Valet burst benchmark: $(nproc) CPUs, wrk -t1 -c$CONNECTIONS -d$DURATION, 
 
 if wants nginx; then
   port="$(free_port)"
-  pid="$(start_nginx proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
+  pid="$(start_nginx "$WORK/proxy" 1 "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
   server { listen 127.0.0.1:$port backlog=65535; location / { proxy_pass http://backend;
     proxy_http_version 1.1; proxy_set_header Connection \"\"; } }")"
   PIDS+=("$pid")

@@ -47,15 +47,6 @@ VALET_BIN="$(find_bin valet-dataplane)"
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 DURATION_S="$(duration_seconds "$DURATION")"
 
-cat >"$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
-end
-LUA
 
 echo "Valet fan-out benchmark: $(nproc) CPUs, wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION," \
      "3 backends answering in $DELAY_MS ms ($BODY_BYTES bytes), $WORKERS data plane workers"
@@ -91,14 +82,11 @@ wait_http "http://$VALET/fan/x" || { echo "valet does not answer /fan/x" >&2; cu
 
 declare -A P50 P99
 measure() {  # measure NAME URL
-  local out line
-  timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$2" >/dev/null 2>&1 || true
-  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-         --timeout 5s -s "$WORK/report.lua" "$2" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  [[ -n "$line" ]] || { echo "  $1: wrk failed:" >&2; echo "$out" >&2; exit 1; }
+  local line
+  wrk_warm_up "$2"
+  line="$(wrk_result "$2")" || { echo "  $1: wrk failed (above)" >&2; exit 1; }
   # shellcheck disable=SC2086
-  set -- "$1" ${line#RESULT }
+  set -- "$1" $line
   P50[$1]="$3"
   P99[$1]="$4"
   printf '  %-8s %9.0f req/s  p50 %8.3f ms  p99 %8.3f ms  errors %d  non-2xx %d\n' \

@@ -100,3 +100,61 @@ require_build_dir() {
 find_bin() {
   find "${2:-$BUILD_DIR}" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -n1
 }
+
+# wrk_result URL [wrk options...]: one measured wrk run of WRK_THREADS threads (default 2) and
+# CONNECTIONS connections for DURATION (DURATION_S seconds), WRK_TIMEOUT per request (default
+# 5s), bounded in time. Prints "RPS P50_MS P99_MS ERRORS NON2XX REQUESTS" (errors: connect, read,
+# write and timeout); prints nothing, with wrk's output on stderr, and fails if wrk did not finish.
+wrk_result() {
+  local url="$1" lua="$WORK/wrk_report.lua" out line
+  shift
+  [[ -f "$lua" ]] || cat >"$lua" <<'LUA'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
+end
+LUA
+  out="$(timeout $(( DURATION_S + 60 )) wrk -t"${WRK_THREADS:-2}" -c"$CONNECTIONS" -d"$DURATION" \
+         --timeout "${WRK_TIMEOUT:-5s}" -s "$lua" "$@" "$url" 2>&1)" || true
+  line="$(grep '^RESULT' <<<"$out" || true)"
+  [[ -n "$line" ]] || { echo "$out" >&2; return 1; }
+  echo "${line#RESULT }"
+}
+
+# wrk_warm_up URL [wrk options...]: one second of the same load, not measured.
+wrk_warm_up() {
+  local url="$1"
+  shift
+  timeout 30 wrk -t"${WRK_THREADS:-2}" -c"$CONNECTIONS" -d1s "$@" "$url" >/dev/null 2>&1 || true
+}
+
+# start_nginx DIR WORKERS HTTP-BLOCK: an nginx with its own prefix DIR (config, pid, logs, temp
+# paths), WORKERS worker processes, room for CONNECTIONS clients and as many upstream
+# connections, no access log, and HTTP-BLOCK inside `http { }`. Prints its PID (add it to PIDS).
+start_nginx() {
+  local dir="$1" workers="$2" http_block="$3"
+  mkdir -p "$dir/tmp"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes $workers;
+worker_rlimit_nofile $(( ${CONNECTIONS:-64} * 2 + 1024 ));
+pid $dir/nginx.pid;
+error_log $dir/error.log crit;
+events { worker_connections $(( ${CONNECTIONS:-64} * 2 + 4096 )); }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 1000000;
+$http_block
+}
+CONF
+  "${NGINX_BIN:-nginx}" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' \
+    >"$dir/out.log" 2>&1 &
+  echo $!
+}

@@ -47,14 +47,6 @@ done
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 DURATION_S="$(duration_seconds "$DURATION")"
 
-cat >"$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %d %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
 
 "$ECHO_BIN" --listen 127.0.0.1:0 --port-file "$WORK/backend.port" --threads 2 --body-bytes 1024 \
   >"$WORK/backend.log" 2>&1 &
@@ -90,27 +82,22 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-# run NAME: one wrk run against /NAME/x; prints "RPS P99_MS ERRORS NON2XX".
+# run NAME: one wrk run against /NAME/x; prints "RPS P50_MS P99_MS ERRORS NON2XX REQUESTS".
 run() {
-  local out line
-  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-    --timeout 5s -H "X-Valet-Auth: bench-key" -s "$WORK/report.lua" "http://$DP/$1/x" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  [[ -n "$line" ]] || { echo "wrk failed: $out" >&2; echo "0 0 0 0"; return; }
-  echo "${line#RESULT }"
+  wrk_result "http://$DP/$1/x" -H "X-Valet-Auth: bench-key" || echo "0 0 0 0 0 0"
 }
 
 echo "Valet rate-limit benchmark: $(nproc) CPUs, wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION," \
      "$WORKERS data plane workers, attached to a control plane, build $BUILD_DIR"
-for app in open limited; do
-  timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s -H "X-Valet-Auth: bench-key" \
-    "http://$DP/$app/x" >/dev/null 2>&1 || true  # warm-up
-done
-best_open="0 0 0 0"; best_limited="0 0 0 0"
+for app in open limited; do wrk_warm_up "http://$DP/$app/x" -H "X-Valet-Auth: bench-key"; done
+best_open="0 0 0 0 0 0"; best_limited="0 0 0 0 0 0"
 for round in $(seq "$ROUNDS"); do
   for app in open limited; do
     r="$(run "$app")"
-    printf '  round %d %-8s %10.0f req/s  p99 %7.3f ms  errors %d  non-2xx %d\n' "$round" "$app" $r
+    # shellcheck disable=SC2086
+    set -- $r
+    printf '  round %d %-8s %10.0f req/s  p99 %7.3f ms  errors %d  non-2xx %d\n' "$round" "$app" \
+      "$1" "$3" "$4" "$5"
     if [[ "$app" == open ]]; then
       best_open="$(awk -v a="$best_open" -v b="$r" 'BEGIN {split(a,x," "); split(b,y," "); print (y[1] > x[1] ? b : a)}')"
     else
@@ -121,5 +108,5 @@ done
 awk -v o="$best_open" -v l="$best_limited" 'BEGIN {
   split(o, a, " "); split(l, b, " ");
   printf "limited / open (best of each): throughput %.3fx (target >= 0.9), p99 %.2fx (target <= 1.2)\n",
-    (a[1] > 0 ? b[1] / a[1] : 0), (a[2] > 0 ? b[2] / a[2] : 0) }'
+    (a[1] > 0 ? b[1] / a[1] : 0), (a[3] > 0 ? b[3] / a[3] : 0) }'
 curl -s "http://$DP_ADMIN/metrics" | grep -E '^valet_ratelimit_(admitted|refused)_total|^valet_ratelimit_mode' || true

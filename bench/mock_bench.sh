@@ -44,30 +44,17 @@ NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 DURATION_S="$(duration_seconds "$DURATION")"
 
-cat >"$WORK/report.lua" <<'EOF'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-EOF
-
 # The body both answer: BODY_BYTES of JSON text ({"data":"xxx..."}).
 BODY="$(python3 -c "import sys; n=int(sys.argv[1]); print('{\"data\":\"' + 'x' * max(0, n - 11) + '\"}', end='')" "$BODY_BYTES")"
 
 declare -A RPS P50 P99 ERR
 # measure NAME URL: a 1 s warm-up, then the measured run.
 measure() {
-  local name="$1" url="$2" out line
-  timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$url" >/dev/null 2>&1 || true
-  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-         --timeout 5s -s "$WORK/report.lua" "$url" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  [[ -n "$line" ]] || { echo "  $name: wrk failed:" >&2; echo "$out" >&2; return 1; }
+  local name="$1" url="$2" line
+  wrk_warm_up "$url"
+  line="$(wrk_result "$url")" || { echo "  $name: wrk failed (above)" >&2; return 1; }
   # shellcheck disable=SC2086
-  set -- ${line#RESULT }
+  set -- $line
   RPS[$name]="$1"; P50[$name]="$2"; P99[$name]="$3"; ERR[$name]=$(( $4 + $5 ))
   printf '  %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors+non-2xx %d\n' "$name" "$1" "$2" "$3" "${ERR[$name]}"
 }
@@ -77,34 +64,17 @@ echo "Valet mock benchmark: $(nproc) CPUs, wrk -t$WRK_THREADS -c$CONNECTIONS -d$
 
 # nginx: the same bytes from a static file.
 port="$(free_port)"
-mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/html/bench/items"
+mkdir -p "$WORK/nginx/html/bench/items"
 printf '%s' "$BODY" >"$WORK/nginx/html/bench/items/1"
 # nginx's workers drop to an unprivileged user when started as root: they must reach the file.
 chmod a+x "$WORK" "$WORK/nginx"
 chmod -R a+rX "$WORK/nginx/html"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  keepalive_requests 1000000;
+pid="$(start_nginx "$WORK/nginx" "$WORKERS" "
   default_type application/json;
   server {
     listen 127.0.0.1:$port;
     root $WORK/nginx/html;
-  }
-}
-EOF
-"$NGINX_BIN" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
-  -g 'daemon off;' >"$WORK/nginx/out.log" 2>&1 &
-pid=$!
+  }")"
 PIDS+=("$pid")
 wait_http "http://127.0.0.1:$port/bench/items/1" || { echo "nginx did not start" >&2; cat "$WORK/nginx/out.log" "$WORK/nginx/error.log" >&2; exit 1; }
 measure nginx "http://127.0.0.1:$port/bench/items/1"

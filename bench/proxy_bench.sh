@@ -64,16 +64,6 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
 DURATION_S="$(duration_seconds "$DURATION")"
 
-cat >"$WORK/report.lua" <<'EOF'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
-end
-EOF
-
 RESULTS=()  # "name rps p50 p99 errors non2xx rss_kb new_backend_connections cpu_us_per_request"
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -84,30 +74,24 @@ backend_accepted() {
 
 # measure NAME URL PID: a 1 s warm-up, then the measured run; PID's peak RSS is read after it.
 measure() {
-  local name="$1" url="$2" pid="$3" out line rss before after cpu_before=0 cpu="-"
+  local name="$1" url="$2" pid="$3" line rss before after cpu_before=0 cpu="-"
   before="$(backend_accepted)"
-  timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$url" >/dev/null 2>&1 || true
+  wrk_warm_up "$url"
   [[ -n "$pid" ]] && cpu_before="$(cpu_ticks "$pid")"
-  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-         --timeout 5s -s "$WORK/report.lua" "$url" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  if [[ -z "$line" ]]; then
-    echo "  $name: wrk failed:" >&2; echo "$out" >&2
-    return
-  fi
+  line="$(wrk_result "$url")" || { echo "  $name: wrk failed (above)" >&2; return; }
   rss="-"
   [[ -n "$pid" ]] && rss="$(peak_rss_kb "$pid")"
   if [[ -n "$pid" ]]; then
     # CPU per request is steadier than req/s on a shared machine: it does not depend on how the
     # scheduler splits the CPUs between wrk, the backend and the proxy.
     cpu="$(awk -v t="$(( $(cpu_ticks "$pid") - cpu_before ))" -v hz="$CLK_TCK" \
-      -v n="$(awk '{print $6}' <<<"${line#RESULT }")" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
+      -v n="$(awk '{print $6}' <<<"$line")" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
   fi
   after="$(backend_accepted)"
   # The second stats query's own connection is counted in `after`.
   local opened=$(( ${after:-0} - ${before:-0} - 1 ))
   # shellcheck disable=SC2086
-  set -- ${line#RESULT }
+  set -- $line
   RESULTS+=("$name $1 $2 $3 $4 $5 $rss $opened $cpu")
   printf '  %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$name" "$1" "$2" "$3"
 }
@@ -133,20 +117,7 @@ fi
 if wants nginx; then
   if [[ -x "$NGINX_BIN" ]]; then
     port="$(free_port)"
-    mkdir -p "$WORK/nginx/tmp"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  keepalive_requests 1000000;
+    pid="$(start_nginx "$WORK/nginx" "$WORKERS" "
   upstream backend {
     server $BACKEND;
     keepalive 64;
@@ -157,14 +128,9 @@ http {
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-EOF
-    "$NGINX_BIN" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
-      -g 'daemon off;' >"$WORK/nginx/out.log" 2>&1 &
-    pid=$!
+  }")"
     PIDS+=("$pid")
     if wait_http "http://127.0.0.1:$port/bench/x"; then
       measure nginx "http://127.0.0.1:$port/bench/x" "$pid"

@@ -270,7 +270,7 @@ void UpstreamCall::OnRequestHeaderSent(beast::error_code ec) {
     // The backend sees no Expect; the client is told to go on once a backend is connected.
     expects_continue_ = false;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    TcpStream& client = downstream_->stream();
+    MaybeTlsStream& client = downstream_->stream();
     client.expires_after(worker_.options().client_timeout);
     return asio::async_write(
         client, asio::buffer(kContinue.data(), kContinue.size()),
@@ -389,7 +389,7 @@ void UpstreamCall::SwitchProtocols() {
   res.set(http::field::connection, "upgrade");
   exchange_->response_fields.ApplyTo(res);
   SerializeResponseHead(101, res.reason(), res, response_head_);
-  TcpStream& client = downstream_->stream();
+  MaybeTlsStream& client = downstream_->stream();
   client.expires_after(worker_.options().client_timeout);
   asio::async_write(client, asio::buffer(*response_head_),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -435,7 +435,7 @@ void UpstreamCall::StreamResponse() {
   if (keep_alive && exchange_->client_http10) res.set(http::field::connection, "keep-alive");
   exchange_->keep_alive = keep_alive;
   SerializeResponseHead(static_cast<unsigned>(status), res.reason(), res, response_head_);
-  TcpStream& client = downstream_->stream();
+  MaybeTlsStream& client = downstream_->stream();
   if (!no_body_response_) {
     if (capture_) {
       response_relay_.Tap(&capture_->body, capture_->max_body_bytes, &capture_->body_too_large);

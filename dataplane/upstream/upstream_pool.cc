@@ -118,8 +118,8 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
   };
   raw->stream.expires_after(timeout);
   if (endpoint.address) {
-    raw->stream.async_connect(tcp::endpoint(*endpoint.address, endpoint.port),
-                              std::move(on_connect));
+    raw->stream.tcp().async_connect(tcp::endpoint(*endpoint.address, endpoint.port),
+                                    std::move(on_connect));
     return;
   }
   // Names resolve on Asio's resolver thread; the event loop never blocks on DNS. getaddrinfo
@@ -148,7 +148,8 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
                                     pending->timer.cancel();
                                     if (ec) return (*shared_connect)(ec, tcp::endpoint());
                                     raw->stream.expires_at(deadline);
-                                    raw->stream.async_connect(results, std::move(*shared_connect));
+                                    raw->stream.tcp().async_connect(results,
+                                                                    std::move(*shared_connect));
                                   });
 }
 

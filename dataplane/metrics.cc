@@ -8,8 +8,8 @@
 namespace valet {
 namespace {
 
-constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "bad_response",
-                                               "overloaded"};
+constexpr const char* kUpstreamErrorNames[] = {"connect",      "reset",      "timeout",
+                                               "bad_response", "overloaded", "tls"};
 static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
               "one name per UpstreamError");
 

@@ -23,7 +23,15 @@ namespace valet {
 
 // Why a request to a backend failed. kOverloaded: no connection to the backend came free in
 // time (the per-endpoint connection cap and its queue; answered 503 upstream_overloaded).
-enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverloaded, kCount };
+enum class UpstreamError {
+  kConnect = 0,
+  kReset,
+  kTimeout,
+  kBadResponse,
+  kOverloaded,
+  kTls,  // The TLS handshake with a backend of scheme https failed.
+  kCount
+};
 
 // Why the auth stage refused a request (401): no credential header, or a key it does not know.
 enum class AuthFailure { kMissing = 0, kInvalid, kCount };

@@ -15,6 +15,7 @@
 #include "tests/e2e/dataplane_fixture.h"
 #include "tests/support/raw_connection.h"
 #include "tests/support/test_pki.h"
+#include "tests/support/tls_backend.h"
 #include "tests/support/tls_http_client.h"
 
 namespace valet::testing {
@@ -239,6 +240,96 @@ TEST_F(DataplaneHttpsTest, HandshakeThatNeverFinishesIsCutOff) {
   auto res = alpha.Get("/one/x");
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->status, 200);
+}
+
+// Backends of scheme https: verified against the app's CA file (certificate and name), pooled.
+class HttpsBackendTest : public DataplaneTest {
+ protected:
+  void SetUp() override {
+    if (::access(kOpenssl, X_OK) != 0) GTEST_SKIP() << kOpenssl << " is missing";
+    ASSERT_TRUE(pki_.MakeCa().ok());
+    ASSERT_TRUE(other_.MakeCa().ok());
+    ASSERT_TRUE(pki_.Issue("good", "good", "subjectAltName=DNS:localhost,IP:127.0.0.1\n").ok());
+    ASSERT_TRUE(pki_.Issue("misnamed", "misnamed", "subjectAltName=DNS:elsewhere.test\n").ok());
+    ASSERT_TRUE(other_.Issue("stranger", "stranger", "subjectAltName=DNS:localhost\n").ok());
+  }
+
+  std::unique_ptr<TlsBackend> StartTlsBackend(const std::string& name, TestPki& pki) {
+    auto backend = TlsBackend::Start(name, pki.Pem(name), pki.Key(name));
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    return backend.ok() ? std::move(*backend) : nullptr;
+  }
+
+  std::string HttpsApp(const std::string& name, const std::string& host, int port) {
+    return absl::StrCat(R"({"name": ")", name, R"(", "backendCaFile": ")", pki_.ca_pem(),
+                        R"(", "endpoints": [{"host": ")", host, R"(", "port": )", port,
+                        R"(, "scheme": "https"}]})", "\n");
+  }
+
+  TestPki pki_{dir_};
+  TestPki other_{dir_, "other-ca"};
+};
+
+TEST_F(HttpsBackendTest, VerifiedBackendIsUsedAndItsConnectionsPooled) {
+  auto good = StartTlsBackend("good", pki_);
+  ASSERT_NE(good, nullptr);
+  WriteApp("byname", HttpsApp("byname", "localhost", good->port()));
+  WriteApp("byip", HttpsApp("byip", "127.0.0.1", good->port()));
+  StartDataplane({"--workers", "1"});
+  HttpClient client = Client();
+  for (int i = 0; i < 5; ++i) {
+    auto res = client.Get("/byname/x");
+    ASSERT_TRUE(res.ok()) << res.status() << dataplane_->Log();
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_THAT(res->body, HasSubstr(R"("backend":"good")"));
+    EXPECT_THAT(res->body, HasSubstr(R"("forwarded_proto":"http")"));
+  }
+  auto res = client.Get("/byip/x");
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 200) << res->body;
+  // Keep-alive to the backend: one TLS connection per app's endpoint, reused.
+  EXPECT_EQ(good->requests(), 6);
+  EXPECT_EQ(good->connections(), 2);
+}
+
+TEST_F(HttpsBackendTest, WrongCertificateIs502AndCounted) {
+  auto stranger = StartTlsBackend("stranger", other_);  // Signed by another CA.
+  auto misnamed = StartTlsBackend("misnamed", pki_);    // Our CA, another name.
+  ASSERT_NE(stranger, nullptr);
+  ASSERT_NE(misnamed, nullptr);
+  WriteApp("untrusted", HttpsApp("untrusted", "localhost", stranger->port()));
+  WriteApp("wrongname", HttpsApp("wrongname", "localhost", misnamed->port()));
+  StartDataplane();
+  for (const char* app : {"untrusted", "wrongname"}) {
+    auto res = Client().Get(absl::StrCat("/", app, "/x"));
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_GATEWAY_ERROR(*res, 502, "backend_tls_failed");
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return Metric(absl::StrCat(R"(valet_upstream_errors_total{app=")", app,
+                                     R"(",kind="tls"})")) >= 1;
+        },
+        absl::Seconds(10)))
+        << app;
+  }
+  EXPECT_EQ(stranger->requests(), 0);
+  EXPECT_EQ(misnamed->requests(), 0);
+}
+
+TEST_F(HttpsBackendTest, UnreadableCaFileIsRefusedWithItsJsonPath) {
+  WriteApp("bad", absl::StrCat(R"({"name": "bad", "backendCaFile": ")", dir_.Join("nope.pem"),
+                               R"(", "endpoints": [{"host": "localhost", "port": 1, )",
+                               R"("scheme": "https"}]})"));
+  auto bin = DataplaneBinary();
+  ASSERT_TRUE(bin.ok());
+  auto p = Process::Start(*bin, {"--conf-dir", dir_.Join("conf"), "--listen", "127.0.0.1:0",
+                                 "--admin-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(p.ok());
+  auto code = (*p)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT((*p)->Log(), HasSubstr("backendCaFile"));
+  EXPECT_THAT((*p)->Log(), HasSubstr(dir_.Join("nope.pem")));
 }
 
 }  // namespace

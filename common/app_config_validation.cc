@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/ca_file_check.h"
 #include "common/error_text.h"
 #include "common/message_limits.h"
 #include "common/path_pattern.h"
@@ -422,11 +423,18 @@ std::vector<v1::ValidationError> ValidateAppConfig(const v1::AppConfig& app,
                                            " must be empty or start with \"/\", without spaces, "
                                            "\"?\" or \"#\""));
       }
-      if (!ep.scheme().empty() && ep.scheme() != kDefaultScheme) {
-        error(path + ".scheme",
-              absl::StrCat(QuoteForError(ep.scheme()), " is not supported (only \"http\")"));
+      if (!ep.scheme().empty() && ep.scheme() != kDefaultScheme && ep.scheme() != "https") {
+        error(path + ".scheme", absl::StrCat(QuoteForError(ep.scheme()),
+                                             " is not supported (\"http\" or \"https\")"));
       }
       if (!InRange(ep.weight(), kWeightRange)) error(path + ".weight", RangeError(kWeightRange));
+    }
+  }
+  if (!app.backend_ca_file().empty()) {
+    if (app.backend_ca_file().size() > kMaxCaFilePathBytes) {
+      error("backendCaFile", AtMostBytes(kMaxCaFilePathBytes));
+    } else if (absl::Status ca = CheckCaFile(app.backend_ca_file()); !ca.ok()) {
+      error("backendCaFile", std::string(ca.message()));
     }
   }
   if (!app.balancing().empty() && app.balancing() != kBalancingLeastRequest &&

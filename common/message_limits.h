@@ -26,6 +26,7 @@ inline constexpr size_t kMaxJsonArrayElements = 1024;
 
 // Field sizes, checked by validation (common/app_config_validation.cc).
 inline constexpr size_t kMaxDescriptionBytes = 4096;
+inline constexpr size_t kMaxCaFilePathBytes = 4096;  // backendCaFile.
 inline constexpr size_t kMaxAuthKeyBytes = 1024;
 inline constexpr size_t kMaxHeaderNameBytes = 256;
 inline constexpr size_t kMaxEndpointPathBytes = 2048;

@@ -27,6 +27,9 @@ GatewayError UpstreamUnreachable(std::string_view detail) {
   return {502, "upstream_unreachable",
           absl::StrCat("could not connect to a backend: ", AsAbsl(detail))};
 }
+GatewayError BackendTlsFailed(std::string_view detail) {
+  return {502, "backend_tls_failed", absl::StrCat("TLS with the backend failed: ", AsAbsl(detail))};
+}
 GatewayError UpstreamReset() {
   return {502, "upstream_reset", "the backend closed the connection before answering"};
 }

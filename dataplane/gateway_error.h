@@ -26,6 +26,8 @@ GatewayError BodyTooLarge();
 GatewayError RequestTimeout();
 GatewayError UnknownApp(std::string_view app);
 GatewayError UpstreamUnreachable(std::string_view detail);
+// The TLS handshake with a backend of scheme https failed (certificate not trusted, wrong name).
+GatewayError BackendTlsFailed(std::string_view detail);
 GatewayError UpstreamReset();
 GatewayError BadUpstreamResponse(std::string_view detail);
 GatewayError UpstreamOverloaded(std::string_view detail);

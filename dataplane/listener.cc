@@ -3,6 +3,7 @@
 #include "common/acceptor.h"
 #include "common/logging.h"
 #include "dataplane/session.h"
+#include "dataplane/tls/certificate_store.h"
 #include "dataplane/worker.h"
 
 namespace valet {
@@ -11,16 +12,20 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 absl::StatusOr<std::shared_ptr<Listener>> Listener::Bind(std::vector<Worker*> workers,
-                                                         const tcp::endpoint& ep) {
+                                                         const tcp::endpoint& ep,
+                                                         std::shared_ptr<CertificateStore> tls) {
   tcp::acceptor acceptor(workers.front()->io());
   if (absl::Status opened = OpenAcceptor(acceptor, ep); !opened.ok()) return opened;
-  return std::shared_ptr<Listener>(new Listener(std::move(workers), std::move(acceptor)));
+  return std::shared_ptr<Listener>(
+      new Listener(std::move(workers), std::move(acceptor), std::move(tls)));
 }
 
-Listener::Listener(std::vector<Worker*> workers, tcp::acceptor acceptor)
+Listener::Listener(std::vector<Worker*> workers, tcp::acceptor acceptor,
+                   std::shared_ptr<CertificateStore> tls)
     : workers_(std::move(workers)),
       acceptor_(std::move(acceptor)),
-      backoff_(workers_.front()->io()) {}
+      backoff_(workers_.front()->io()),
+      tls_(std::move(tls)) {}
 
 Worker& Listener::LeastLoaded() {
   size_t best = next_ % workers_.size();
@@ -66,9 +71,16 @@ void Listener::Accept() {
           });
           return;
         }
-        asio::post(worker.io(), [&worker, socket]() {
-          std::make_shared<Session>(worker, std::move(*socket))->Start();
-        });
+        if (self->tls_ != nullptr) {
+          // The certificates current at accept serve the connection for its life.
+          asio::post(worker.io(), [&worker, socket, tls = self->tls_->current()]() mutable {
+            std::make_shared<Session>(worker, std::move(*socket), std::move(tls))->Start();
+          });
+        } else {
+          asio::post(worker.io(), [&worker, socket]() {
+            std::make_shared<Session>(worker, std::move(*socket))->Start();
+          });
+        }
         self->Accept();
       });
 }

@@ -13,13 +13,16 @@
 
 namespace valet {
 
+class CertificateStore;
 class Worker;
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Binds `ep` (port 0 picks a free port). `workers` must outlive the listener.
-  static absl::StatusOr<std::shared_ptr<Listener>> Bind(std::vector<Worker*> workers,
-                                                        const boost::asio::ip::tcp::endpoint& ep);
+  // Binds `ep` (port 0 picks a free port). `workers` must outlive the listener. With `tls`, an
+  // HTTPS listener: each connection starts with a handshake on the store's current certificates.
+  static absl::StatusOr<std::shared_ptr<Listener>> Bind(
+      std::vector<Worker*> workers, const boost::asio::ip::tcp::endpoint& ep,
+      std::shared_ptr<CertificateStore> tls = nullptr);
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
@@ -27,7 +30,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void Stop();   // Any thread: closes the socket (posted).
 
  private:
-  Listener(std::vector<Worker*> workers, boost::asio::ip::tcp::acceptor acceptor);
+  Listener(std::vector<Worker*> workers, boost::asio::ip::tcp::acceptor acceptor,
+           std::shared_ptr<CertificateStore> tls);
   void Accept();
   Worker& LeastLoaded();
 
@@ -35,6 +39,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   size_t next_ = 0;  // Round robin among equally loaded workers.
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
+  std::shared_ptr<CertificateStore> tls_;
 };
 
 }  // namespace valet

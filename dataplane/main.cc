@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
@@ -61,6 +62,18 @@ ABSL_FLAG(int, quota_idle_ms, 500,
           "is spent asks again after this long (docs/rate-limits.md).");
 ABSL_FLAG(std::string, listen, EnvOr("VALET_LISTEN", "0.0.0.0:8000"),
           "Proxy listener, HOST:PORT (port 0 picks one). Env: VALET_LISTEN.");
+ABSL_FLAG(std::string, tls_listen, "",
+          "HTTPS listener, HOST:PORT (port 0 picks one), beside --listen; needs --tls-cert and "
+          "--tls-key.");
+ABSL_FLAG(std::vector<std::string>, tls_cert, {},
+          "With --tls-listen: PEM certificate chains, comma-separated; each is served to clients "
+          "whose SNI name matches one of its DNS names, the first to the others. SIGHUP re-reads "
+          "them.");
+ABSL_FLAG(std::vector<std::string>, tls_key, {},
+          "The private keys of --tls-cert, comma-separated, in the same order.");
+ABSL_FLAG(int, tls_handshake_timeout_ms, 10'000,
+          "With --tls-listen: a client that has not finished its TLS handshake this long after "
+          "connecting is cut off.");
 ABSL_FLAG(std::string, admin_listen, EnvOr("VALET_ADMIN_LISTEN", "127.0.0.1:8001"),
           "Admin listener (/healthz, /readyz, /metrics). Env: VALET_ADMIN_LISTEN.");
 ABSL_FLAG(std::string, admin_tokens_file, "",
@@ -117,6 +130,26 @@ int Run() {
   ProxyOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  options.tls_listen = absl::GetFlag(FLAGS_tls_listen);
+  options.tls_handshake_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_tls_handshake_timeout_ms));
+  {
+    std::vector<std::string> certs = absl::GetFlag(FLAGS_tls_cert);
+    std::vector<std::string> keys = absl::GetFlag(FLAGS_tls_key);
+    if (options.tls_listen.empty() != (certs.empty() && keys.empty())) {
+      VALET_LOG(ERROR) << "--tls-listen, --tls-cert and --tls-key go together: give all three "
+                          "or none";
+      return 2;
+    }
+    if (certs.size() != keys.size()) {
+      VALET_LOG(ERROR) << "--tls-cert names " << certs.size() << " certificates and --tls-key "
+                       << keys.size() << " keys: give one key per certificate, in order";
+      return 2;
+    }
+    for (size_t i = 0; i < certs.size(); ++i) {
+      options.tls_certificates.push_back({certs[i], keys[i]});
+    }
+  }
   options.admin_tokens_file = absl::GetFlag(FLAGS_admin_tokens_file);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.max_apps = absl::GetFlag(FLAGS_max_apps);
@@ -146,7 +179,8 @@ int Run() {
         std::pair{"--upstream-idle-timeout-ms", absl::GetFlag(FLAGS_upstream_idle_timeout_ms)},
         std::pair{"--queue-timeout-ms", absl::GetFlag(FLAGS_queue_timeout_ms)},
         std::pair{"--eject-ms", absl::GetFlag(FLAGS_eject_ms)},
-        std::pair{"--drain-timeout-ms", absl::GetFlag(FLAGS_drain_timeout_ms)}}) {
+        std::pair{"--drain-timeout-ms", absl::GetFlag(FLAGS_drain_timeout_ms)},
+        std::pair{"--tls-handshake-timeout-ms", absl::GetFlag(FLAGS_tls_handshake_timeout_ms)}}) {
     if (value <= 0) {
       VALET_LOG(ERROR) << name << " must be a positive number of milliseconds, got " << value;
       return 2;
@@ -347,11 +381,15 @@ int Run() {
   }
   (*server)->Start();
   if (control) control->Start();
-  VALET_LOG(INFO) << "listening on " << listen_text << " (admin " << admin_text << ", "
-                  << options.workers << " workers)";
+  std::string tls_text;
+  if (!options.tls_listen.empty()) tls_text = FormatAddress((*server)->tls_listen_endpoint());
+  VALET_LOG(INFO) << "listening on " << listen_text
+                  << (tls_text.empty() ? "" : absl::StrCat(", https ", tls_text)) << " (admin "
+                  << admin_text << ", " << options.workers << " workers)";
   if (std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     absl::Status written = WriteFileAtomically(
-        port_file, absl::StrCat("listen ", listen_text, "\nadmin ", admin_text, "\n"));
+        port_file, absl::StrCat("listen ", listen_text, "\nadmin ", admin_text, "\n",
+                                tls_text.empty() ? "" : absl::StrCat("tls ", tls_text, "\n")));
     if (!written.ok()) VALET_LOG(ERROR) << "port file: " << written.message();
   }
 
@@ -359,6 +397,15 @@ int Run() {
                                                                       int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
+      if (CertificateStore* certificates = (*server)->certificates(); certificates != nullptr) {
+        // New handshakes use the new certificates; live connections keep theirs.
+        if (absl::Status s = certificates->Reload(); s.ok()) {
+          VALET_LOG(INFO) << "re-read " << certificates->files().size()
+                          << " TLS certificates for the HTTPS listener";
+        } else {
+          VALET_LOG(ERROR) << "kept the TLS certificates in use: " << s.message();
+        }
+      }
       if (TokenAuth* tokens = (*server)->admin_tokens(); tokens != nullptr) {
         if (absl::Status s = tokens->Reload(); s.ok()) {
           VALET_LOG(INFO) << "re-read " << tokens->path() << ": " << tokens->size() << " tokens";

@@ -8,8 +8,8 @@
 namespace valet {
 namespace {
 
-constexpr const char* kUpstreamErrorNames[] = {"connect", "reset", "timeout", "bad_response",
-                                               "overloaded"};
+constexpr const char* kUpstreamErrorNames[] = {"connect",      "reset",      "timeout",
+                                               "bad_response", "overloaded", "tls"};
 static_assert(std::size(kUpstreamErrorNames) == static_cast<size_t>(UpstreamError::kCount),
               "one name per UpstreamError");
 
@@ -196,6 +196,11 @@ std::string Metrics::RenderPrometheus() const {
                   "# TYPE valet_active_tunnels gauge\n"
                   "valet_active_tunnels ",
                   active_tunnels_.load(), "\n",
+                  "# HELP valet_tls_handshake_failures_total HTTPS client handshakes that failed "
+                  "or timed out.\n"
+                  "# TYPE valet_tls_handshake_failures_total counter\n"
+                  "valet_tls_handshake_failures_total ",
+                  tls_handshake_failures_.load(), "\n",
                   "# HELP valet_malformed_requests_total Requests refused as malformed.\n"
                   "# TYPE valet_malformed_requests_total counter\n"
                   "valet_malformed_requests_total ",

@@ -23,7 +23,15 @@ namespace valet {
 
 // Why a request to a backend failed. kOverloaded: no connection to the backend came free in
 // time (the per-endpoint connection cap and its queue; answered 503 upstream_overloaded).
-enum class UpstreamError { kConnect = 0, kReset, kTimeout, kBadResponse, kOverloaded, kCount };
+enum class UpstreamError {
+  kConnect = 0,
+  kReset,
+  kTimeout,
+  kBadResponse,
+  kOverloaded,
+  kTls,  // The TLS handshake with a backend of scheme https failed.
+  kCount
+};
 
 // Why the auth stage refused a request (401): no credential header, or a key it does not know.
 enum class AuthFailure { kMissing = 0, kInvalid, kCount };
@@ -100,6 +108,7 @@ class Metrics {
   std::atomic<int64_t>& active_connections() { return active_connections_; }
   std::atomic<int64_t>& active_tunnels() { return active_tunnels_; }
   std::atomic<uint64_t>& malformed_requests() { return malformed_requests_; }
+  std::atomic<uint64_t>& tls_handshake_failures() { return tls_handshake_failures_; }
   std::atomic<uint64_t>& upstream_connections_opened() { return upstream_connections_opened_; }
   std::atomic<uint64_t>& upstream_ejections() { return upstream_ejections_; }
   std::atomic<uint64_t>& upstream_panic_picks() { return upstream_panic_picks_; }
@@ -128,6 +137,7 @@ class Metrics {
   std::atomic<int64_t> active_connections_{0};
   std::atomic<int64_t> active_tunnels_{0};
   std::atomic<uint64_t> malformed_requests_{0};
+  std::atomic<uint64_t> tls_handshake_failures_{0};
   std::atomic<uint64_t> upstream_connections_opened_{0};
   std::atomic<uint64_t> upstream_ejections_{0};
   std::atomic<uint64_t> upstream_panic_picks_{0};

@@ -5,12 +5,19 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "dataplane/tls/server_certificates.h"
 
 namespace valet {
 
 struct ProxyOptions {
   std::string listen = "0.0.0.0:8000";
   std::string admin_listen = "127.0.0.1:8001";
+  // HTTPS listener: empty, none. Certificates by SNI, the first the default (dataplane/tls/).
+  std::string tls_listen;
+  std::vector<CertificateFiles> tls_certificates;
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
   // With a tokens file (common/tokens_file.h), /metrics needs a read (or admin) token;
   // /healthz and /readyz stay open for probes.
   std::string admin_tokens_file;

@@ -20,7 +20,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ProxyOptions& optio
         std::make_unique<Worker>(i, server->options_, server->metrics_, server->recorder_));
     raw_workers.push_back(server->workers_.back().get());
   }
+  if (!options.tls_listen.empty()) {
+    // Certificates first: a bad file stops the start before any port is bound.
+    ASSIGN_OR_RETURN(server->certificates_, CertificateStore::Load(options.tls_certificates));
+  }
   ASSIGN_OR_RETURN(server->listener_, Listener::Bind(raw_workers, listen));
+  if (!options.tls_listen.empty()) {
+    absl::StatusOr<boost::asio::ip::tcp::endpoint> tls_listen =
+        ParseListenAddress(options.tls_listen);
+    if (!tls_listen.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-listen: ", tls_listen.status().message()));
+    }
+    ASSIGN_OR_RETURN(server->tls_listener_,
+                     Listener::Bind(raw_workers, *tls_listen, server->certificates_));
+  }
   server->snapshots_ = std::make_unique<SnapshotStore>(raw_workers, server->metrics_,
                                                        server->limits_, options.max_apps);
 
@@ -55,9 +69,14 @@ boost::asio::ip::tcp::endpoint Server::listen_endpoint() const {
   return listener_->local_endpoint();
 }
 
+boost::asio::ip::tcp::endpoint Server::tls_listen_endpoint() const {
+  return tls_listener_ ? tls_listener_->local_endpoint() : boost::asio::ip::tcp::endpoint();
+}
+
 void Server::Start() {
   for (auto& worker : workers_) worker->Start();
   listener_->Start();
+  if (tls_listener_) tls_listener_->Start();
 }
 
 size_t Server::SessionCount() const {
@@ -70,6 +89,7 @@ bool Server::Drain(std::chrono::milliseconds timeout) {
   stopped_ = true;
   draining_ = true;
   listener_->Stop();
+  if (tls_listener_) tls_listener_->Stop();
   for (auto& worker : workers_) worker->Drain();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (SessionCount() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -18,6 +18,7 @@
 #include "dataplane/mocks/answer_recorder.h"
 #include "dataplane/options.h"
 #include "dataplane/snapshot_store.h"
+#include "dataplane/tls/certificate_store.h"
 #include "dataplane/worker.h"
 
 namespace valet {
@@ -30,6 +31,10 @@ class Server {
   ~Server();
 
   boost::asio::ip::tcp::endpoint listen_endpoint() const;
+  // The HTTPS listener's; a default endpoint when there is none.
+  boost::asio::ip::tcp::endpoint tls_listen_endpoint() const;
+  // Null without --tls-listen.
+  CertificateStore* certificates() { return certificates_.get(); }
   boost::asio::ip::tcp::endpoint admin_endpoint() const { return admin_->local_endpoint(); }
   SnapshotStore& snapshots() { return *snapshots_; }
   Metrics& metrics() { return metrics_; }
@@ -57,6 +62,8 @@ class Server {
   RateLimits limits_;        // Rate-limit budgets, kept across snapshots like metrics_.
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<Listener> listener_;
+  std::shared_ptr<CertificateStore> certificates_;
+  std::shared_ptr<Listener> tls_listener_;  // Null without --tls-listen.
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<TokenAuth> admin_tokens_;  // Before admin_: outlives its handler.
   std::unique_ptr<AdminHttpServer> admin_;

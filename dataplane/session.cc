@@ -7,6 +7,7 @@
 #include "dataplane/fanout/fanout_call.h"
 #include "dataplane/http_fields.h"
 #include "dataplane/pipeline/pipeline.h"
+#include "dataplane/tls/server_certificates.h"
 #include "dataplane/tunnel.h"
 #include "dataplane/upstream/upstream_call.h"
 #include "dataplane/worker.h"
@@ -36,7 +37,8 @@ bool IsHttpParseError(const beast::error_code& ec) {
 
 }  // namespace
 
-Session::Session(Worker& worker, TcpSocket socket) : worker_(worker), client_(std::move(socket)) {
+Session::Session(Worker& worker, TcpSocket socket, std::shared_ptr<const ServerCertificates> tls)
+    : worker_(worker), client_(std::move(socket)) {
   beast::error_code ec;
   tcp::endpoint remote = client_.socket().remote_endpoint(ec);
   client_ip_ = ec ? "unknown" : remote.address().to_string();
@@ -44,6 +46,11 @@ Session::Session(Worker& worker, TcpSocket socket) : worker_(worker), client_(st
   client_buffer_.reserve(kClientReadBytes);
   worker_.AddSession(this);
   worker_.metrics().active_connections().fetch_add(1, std::memory_order_relaxed);
+  if (tls != nullptr) {
+    // The handshake starts with the default certificate's context; SNI may switch it.
+    boost::asio::ssl::context& context = tls->handshake_context();
+    client_.UseTls(context, std::move(tls));
+  }
 }
 
 Session::~Session() {
@@ -53,7 +60,21 @@ Session::~Session() {
   worker_.metrics().active_connections().fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Session::Start() { ReadRequestHeader(); }
+void Session::Start() {
+  if (!client_.is_tls()) return ReadRequestHeader();
+  // A client that never finishes its handshake is cut off at the deadline.
+  client_.expires_after(worker_.options().tls_handshake_timeout);
+  client_.tls()->async_handshake(boost::asio::ssl::stream_base::server, [self = shared_from_this()](
+                                                                            beast::error_code ec) {
+    if (ec) {
+      if (!self->closed_) {
+        self->worker_.metrics().tls_handshake_failures().fetch_add(1, std::memory_order_relaxed);
+      }
+      return self->Close();
+    }
+    self->ReadRequestHeader();
+  });
+}
 
 void Session::OnDrain() {
   // Idle means no byte of a next request has arrived; a half-read header is let finish.
@@ -211,6 +232,12 @@ void Session::EndExchange(bool keep_alive) {
   }
   if (closed_) return;
   if (keep_alive && !worker_.draining()) return ReadRequestHeader();
+  if (client_.is_tls()) {
+    // close_notify, then wait (bounded) for the client's: the TLS form of the linger below.
+    client_.expires_after(kLingerTime);
+    return client_.tls()->async_shutdown(
+        [self = shared_from_this()](beast::error_code) { self->Close(); });
+  }
   beast::error_code ignored;
   client_.socket().shutdown(TcpSocket::shutdown_send, ignored);
   // Read and drop what the client still sends (an unread body, pipelined requests) before

@@ -3,6 +3,7 @@
 // politely (drain, linger). What happens to a request between its header and its answer is not
 // here but in the pipeline (dataplane/pipeline/):
 //
+//   [HTTPS listener: TLS handshake, within the handshake timeout]
 //   read header -> check framing -> route: the app named by the first path segment
 //     -> the app's stages, then its handler (today: proxy)      [RunPipeline]
 //     -> the answer written -> next request
@@ -25,15 +26,20 @@
 #include "dataplane/net_types.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
+#include "dataplane/tls/maybe_tls_stream.h"
 
 namespace valet {
 
+class ServerCertificates;
 class Tunnel;
 class Worker;
 
 class Session : public Downstream, public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, TcpSocket socket);
+  // `tls`: the HTTPS listener's certificates (the connection starts with a TLS handshake);
+  // null for the plain listener.
+  Session(Worker& worker, TcpSocket socket,
+          std::shared_ptr<const ServerCertificates> tls = nullptr);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session() override;
@@ -47,7 +53,7 @@ class Session : public Downstream, public std::enable_shared_from_this<Session> 
 
   // Downstream.
   Worker& worker() override { return worker_; }
-  TcpStream& stream() override { return client_; }
+  MaybeTlsStream& stream() override { return client_; }
   boost::beast::flat_buffer& buffer() override { return client_buffer_; }
   const std::string& ClientIp() const override { return client_ip_; }
   char* RelayBuffer() override;
@@ -62,6 +68,7 @@ class Session : public Downstream, public std::enable_shared_from_this<Session> 
   void Tunnel(std::unique_ptr<UpstreamConnection> upstream) override;
 
  private:
+  void Handshake(std::shared_ptr<const ServerCertificates> tls);
   void ReadRequestHeader();
   void OnRequestHeader(boost::beast::error_code ec);
   void Route();
@@ -71,7 +78,7 @@ class Session : public Downstream, public std::enable_shared_from_this<Session> 
   void RecordRequest(int status);
 
   Worker& worker_;
-  TcpStream client_;
+  MaybeTlsStream client_;
   boost::beast::flat_buffer client_buffer_;
   std::string client_ip_;
   bool idle_ = false;  // Waiting for the first byte of the next request.

@@ -9,6 +9,7 @@
 #include "dataplane/fanout/route_compiler.h"
 #include "dataplane/mocks/mock_table.h"
 #include "dataplane/pipeline/pipeline.h"
+#include "dataplane/tls/client_contexts.h"
 
 namespace valet {
 
@@ -64,6 +65,23 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(const v1::Conf
     for (const v1::Endpoint& ep : app.endpoints()) {
       route->endpoints.push_back(
           MakeEndpointSpec(ep.host(), static_cast<uint16_t>(ep.port()), ep.path(), WeightOf(ep)));
+      if (ep.scheme() == "https") {
+        absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> tls =
+            ClientContextFor(app.backend_ca_file());
+        if (!tls.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("snapshot version ", config.version(),
+                                                         " refused: app \"", app.name(),
+                                                         "\": ", tls.status().message()));
+        }
+        EndpointSpec& spec = route->endpoints.back();
+        spec.tls = std::move(*tls);
+        // The default port of https is 443, not 80.
+        spec.host_header = spec.port == 443 ? spec.key.substr(0, spec.key.rfind(':')) : spec.key;
+        // Its own pool and health, apart from plain connections to the same host and port (and
+        // from connections verified against another CA).
+        spec.key = absl::StrCat("https://", spec.key,
+                                app.backend_ca_file().empty() ? "" : " ca=", app.backend_ca_file());
+      }
     }
     route->credentials = AppCredentials::Compile(app);
     if (app.mock_mode() || app.mock_header()) {

@@ -24,6 +24,10 @@
 #include "dataplane/metrics.h"
 #include "valet/v1/config.pb.h"
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace valet {
 
 enum class BalancingPolicy { kLeastRequest, kRoundRobin };
@@ -36,6 +40,8 @@ struct EndpointSpec {
   std::string key;          // "host:port": identifies the endpoint's pool and health across swaps.
   std::string host_header;  // Host sent to the backend.
   std::optional<boost::asio::ip::address> address;  // Set when `host` is an IP literal.
+  // Scheme https: the TLS client context (CA of the app, or the system's); null for http.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class AppCredentials;

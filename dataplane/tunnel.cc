@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kTunnelBufferBytes = 16 * 1024;
 }  // namespace
 
-std::shared_ptr<Tunnel> Tunnel::Start(Worker& worker, TcpStream& client,
+std::shared_ptr<Tunnel> Tunnel::Start(Worker& worker, MaybeTlsStream& client,
                                       beast::flat_buffer& client_pending,
                                       std::unique_ptr<UpstreamConnection> upstream,
                                       std::shared_ptr<void> owner) {
@@ -26,7 +26,7 @@ std::shared_ptr<Tunnel> Tunnel::Start(Worker& worker, TcpStream& client,
   return t;
 }
 
-Tunnel::Tunnel(Worker& worker, TcpStream& client, std::unique_ptr<UpstreamConnection> upstream,
+Tunnel::Tunnel(Worker& worker, MaybeTlsStream& client, std::unique_ptr<UpstreamConnection> upstream,
                std::shared_ptr<void> owner)
     : worker_(worker),
       client_(client),
@@ -34,10 +34,12 @@ Tunnel::Tunnel(Worker& worker, TcpStream& client, std::unique_ptr<UpstreamConnec
       owner_(std::move(owner)),
       idle_timer_(worker.io()),
       last_activity_(std::chrono::steady_clock::now()) {
-  directions_[0].from = &client_.socket();
-  directions_[0].to = &upstream_->stream.socket();
-  directions_[1].from = &upstream_->stream.socket();
-  directions_[1].to = &client_.socket();
+  directions_[0].from.emplace(client_);
+  directions_[0].to.emplace(upstream_->stream);
+  directions_[0].to_stream = &upstream_->stream;
+  directions_[1].from.emplace(upstream_->stream);
+  directions_[1].to.emplace(client_);
+  directions_[1].to_stream = &client_;
   for (Direction& d : directions_) d.buffer = std::make_unique<char[]>(kTunnelBufferBytes);
   // The tunnel keeps its own deadline (idle), not the streams' per-operation ones.
   client_.expires_never();
@@ -79,8 +81,7 @@ void Tunnel::Read(Direction& d) {
 void Tunnel::OnRead(Direction& d, beast::error_code ec, size_t n) {
   if (ec == asio::error::eof && !stopped_) {
     // Pass the end on; the other direction may still carry bytes.
-    beast::error_code ignored;
-    d.to->shutdown(TcpSocket::shutdown_send, ignored);
+    d.to_stream->ShutdownSend();
     d.ended = true;
     return MaybeEnd();
   }

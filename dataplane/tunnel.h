@@ -12,10 +12,12 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "dataplane/net_types.h"
+#include "dataplane/tls/maybe_tls_stream.h"
 #include "dataplane/upstream/upstream_pool.h"
 
 namespace valet {
@@ -26,7 +28,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
   // `client_pending` holds bytes the client sent after its request (already read): they go to
   // the backend first, as bytes the backend sent after its 101 go to the client first.
-  static std::shared_ptr<Tunnel> Start(Worker& worker, TcpStream& client,
+  static std::shared_ptr<Tunnel> Start(Worker& worker, MaybeTlsStream& client,
                                        boost::beast::flat_buffer& client_pending,
                                        std::unique_ptr<UpstreamConnection> upstream,
                                        std::shared_ptr<void> owner);
@@ -40,13 +42,15 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
  private:
   struct Direction {
-    TcpSocket* from;
-    TcpSocket* to;
+    // Without the streams' deadlines: the tunnel keeps its own (idle).
+    std::optional<UntimedStream> from;
+    std::optional<UntimedStream> to;
+    MaybeTlsStream* to_stream = nullptr;
     std::unique_ptr<char[]> buffer;
     bool ended = false;  // Read side saw the end of the stream and passed it on.
   };
 
-  Tunnel(Worker& worker, TcpStream& client, std::unique_ptr<UpstreamConnection> upstream,
+  Tunnel(Worker& worker, MaybeTlsStream& client, std::unique_ptr<UpstreamConnection> upstream,
          std::shared_ptr<void> owner);
   void Flush(Direction& d, boost::beast::flat_buffer& pending);
   void Read(Direction& d);
@@ -55,7 +59,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void MaybeEnd();
 
   Worker& worker_;
-  TcpStream& client_;
+  MaybeTlsStream& client_;
   std::unique_ptr<UpstreamConnection> upstream_;
   std::shared_ptr<void> owner_;
   std::array<Direction, 2> directions_;  // [0]: client to backend, [1]: backend to client.

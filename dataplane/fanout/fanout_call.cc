@@ -76,7 +76,7 @@ void FanoutCall::ReadBody() {
                           absl::EqualsIgnoreCase(AsAbsl(expect->value()), "100-continue") &&
                           !exchange_.client_http10;
   req.erase(http::field::expect);
-  TcpStream& client = downstream_.stream();
+  MaybeTlsStream& client = downstream_.stream();
   client.expires_after(worker_.options().client_timeout);
   if (expects_continue) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -140,7 +140,8 @@ void FanoutCall::StartLegs() {
   }
   for (const auto& field : req) base.insert(field.name_string(), field.value());
   StripHopByHop(base);
-  SetForwardedFields(base, downstream_.ClientIp(), "http");
+  SetForwardedFields(base, downstream_.ClientIp(),
+                     downstream_.stream().is_tls() ? "https" : "http");
   base.erase(http::field::accept_encoding);
   base.erase(http::field::expect);
 

@@ -11,7 +11,7 @@
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "dataplane/gateway_error.h"
-#include "dataplane/net_types.h"
+#include "dataplane/tls/maybe_tls_stream.h"
 
 namespace valet {
 
@@ -23,7 +23,8 @@ class Downstream {
   virtual ~Downstream() = default;
 
   virtual Worker& worker() = 0;
-  virtual TcpStream& stream() = 0;
+  // Plain or TLS (is_tls(): the HTTPS listener).
+  virtual MaybeTlsStream& stream() = 0;
   // Bytes read from the client and not yet parsed (the rest of the request body, say).
   virtual boost::beast::flat_buffer& buffer() = 0;
   virtual const std::string& ClientIp() const = 0;

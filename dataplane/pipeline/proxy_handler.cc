@@ -16,7 +16,7 @@ void ProxyHandler::Handle(Exchange& exchange, Downstream& downstream) const {
   std::optional<std::string> upgrade = RequestedUpgrade(req, req.version());
   // Strip first: a client must not be able to name the gateway's own fields in Connection.
   StripHopByHop(req);
-  SetForwardedFields(req, downstream.ClientIp(), "http");
+  SetForwardedFields(req, downstream.ClientIp(), downstream.stream().is_tls() ? "https" : "http");
   req.version(11);
   if (auto length = exchange.request.content_length()) {
     req.content_length(*length);

@@ -30,6 +30,7 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "dataplane/net_types.h"
+#include "dataplane/tls/maybe_tls_stream.h"
 
 namespace valet {
 
@@ -45,10 +46,10 @@ class BodyRelay {
   BodyRelay(Owner* owner, Done done) : owner_(owner), done_(done) {}
 
   struct Io {
-    TcpStream* in;
+    MaybeTlsStream* in;
     boost::beast::flat_buffer* in_buffer;
     Parser* parser;  // Header already parsed.
-    TcpStream* out;
+    MaybeTlsStream* out;
     std::chrono::milliseconds in_timeout;
     std::chrono::milliseconds out_timeout;
   };
@@ -64,6 +65,7 @@ class BodyRelay {
   // Writes `head` (may be empty: already sent) and relays the body the parser announces.
   // `head` and `buffer` (of `buffer_size` bytes) must outlive the relay.
   void Start(const Io& io, std::string_view head, bool chunked, char* buffer, size_t buffer_size) {
+    if (io_.in != io.in) untimed_in_.reset();
     io_ = io;
     head_ = head;
     chunked_ = chunked;
@@ -98,8 +100,9 @@ class BodyRelay {
             boost::beast::error_code ignored;
             io_.in->socket().cancel(ignored);
           });
+      if (!untimed_in_) untimed_in_.emplace(*io_.in);
       boost::beast::http::async_read_some(
-          io_.in->socket(), *io_.in_buffer, *io_.parser,
+          *untimed_in_, *io_.in_buffer, *io_.parser,
           [self = owner_->shared_from_this(), this](boost::beast::error_code ec, size_t) {
             ++read_generation_;
             read_timer_->cancel();
@@ -180,6 +183,7 @@ class BodyRelay {
   std::optional<boost::asio::basic_waitable_timer<
       std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, LoopExecutor>>
       read_timer_;
+  std::optional<UntimedStream> untimed_in_;  // io_.in without its deadline.
   uint64_t read_generation_ = 0;
   bool read_timed_out_ = false;
   char chunk_size_[24];

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "boost/asio/ssl/error.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/http/read.hpp"
 #include "common/string_view.h"
@@ -11,6 +12,7 @@
 #include "dataplane/http_head.h"
 #include "dataplane/pipeline/downstream.h"
 #include "dataplane/pipeline/exchange.h"
+#include "dataplane/tls/client_contexts.h"
 #include "dataplane/worker.h"
 
 namespace valet {
@@ -47,7 +49,9 @@ bool IsIdempotent(http::verb method) {
 bool IsConnectionLoss(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == http::error::partial_message;
+         ec == http::error::partial_message ||
+         // A TLS backend that closed without close_notify (an idle pooled connection).
+         ec == boost::asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -192,7 +196,8 @@ void UpstreamCall::OnConnected(beast::error_code ec, std::unique_ptr<UpstreamCon
     return Fail(errors::UpstreamOverloaded(ec.message()));
   }
   if (ec) {
-    app_.stats->RecordUpstreamError(UpstreamError::kConnect);
+    const bool tls = IsTlsError(ec);
+    app_.stats->RecordUpstreamError(tls ? UpstreamError::kTls : UpstreamError::kConnect);
     bool timeout = ec == beast::error::timeout;
     // A connect that times out while other connections to the endpoint are up means a busy
     // backend (a full accept queue), not a gone one: it does not count toward ejection.
@@ -201,9 +206,13 @@ void UpstreamCall::OnConnected(beast::error_code ec, std::unique_ptr<UpstreamCon
         worker_.metrics().upstream_ejections().fetch_add(1, std::memory_order_relaxed);
       }
     }
-    last_connect_error_ = timeout
-                              ? errors::UpstreamTimeout()
-                              : errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
+    if (tls) {
+      last_connect_error_ = errors::BackendTlsFailed(endpoint_->key + ": " + ec.message());
+    } else if (timeout) {
+      last_connect_error_ = errors::UpstreamTimeout();
+    } else {
+      last_connect_error_ = errors::UpstreamUnreachable(endpoint_->key + ": " + ec.message());
+    }
     // A connection that never opened carried nothing: retrying elsewhere is always safe.
     if (tried_.size() < 2) return Acquire();
     return Fail(*last_connect_error_);
@@ -270,7 +279,7 @@ void UpstreamCall::OnRequestHeaderSent(beast::error_code ec) {
     // The backend sees no Expect; the client is told to go on once a backend is connected.
     expects_continue_ = false;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    TcpStream& client = downstream_->stream();
+    MaybeTlsStream& client = downstream_->stream();
     client.expires_after(worker_.options().client_timeout);
     return asio::async_write(
         client, asio::buffer(kContinue.data(), kContinue.size()),
@@ -389,7 +398,7 @@ void UpstreamCall::SwitchProtocols() {
   res.set(http::field::connection, "upgrade");
   exchange_->response_fields.ApplyTo(res);
   SerializeResponseHead(101, res.reason(), res, response_head_);
-  TcpStream& client = downstream_->stream();
+  MaybeTlsStream& client = downstream_->stream();
   client.expires_after(worker_.options().client_timeout);
   asio::async_write(client, asio::buffer(*response_head_),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -435,7 +444,7 @@ void UpstreamCall::StreamResponse() {
   if (keep_alive && exchange_->client_http10) res.set(http::field::connection, "keep-alive");
   exchange_->keep_alive = keep_alive;
   SerializeResponseHead(static_cast<unsigned>(status), res.reason(), res, response_head_);
-  TcpStream& client = downstream_->stream();
+  MaybeTlsStream& client = downstream_->stream();
   if (!no_body_response_) {
     if (capture_) {
       response_relay_.Tap(&capture_->body, capture_->max_body_bytes, &capture_->body_too_large);

@@ -8,6 +8,7 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/beast/core/error.hpp"
+#include "dataplane/tls/client_contexts.h"
 
 namespace valet {
 
@@ -113,13 +114,24 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
     if (!ec) {
       beast::error_code ignored;
       conn->stream.socket().set_option(tcp::no_delay(true), ignored);
+      if (endpoint->tls) {
+        // Scheme https: the handshake shares the connect's deadline.
+        UseBackendTls(conn->stream, endpoint->tls, endpoint->host, endpoint->address.has_value());
+        UpstreamConnection* raw_conn = conn.get();
+        return raw_conn->stream.tls()->async_handshake(
+            boost::asio::ssl::stream_base::client,
+            [this, endpoint, timeout, conn = std::move(conn),
+             done = std::move(done)](beast::error_code handshake_ec) mutable {
+              OnOpened(*endpoint, timeout, handshake_ec, std::move(conn), done);
+            });
+      }
     }
     OnOpened(*endpoint, timeout, ec, std::move(conn), done);
   };
   raw->stream.expires_after(timeout);
   if (endpoint.address) {
-    raw->stream.async_connect(tcp::endpoint(*endpoint.address, endpoint.port),
-                              std::move(on_connect));
+    raw->stream.tcp().async_connect(tcp::endpoint(*endpoint.address, endpoint.port),
+                                    std::move(on_connect));
     return;
   }
   // Names resolve on Asio's resolver thread; the event loop never blocks on DNS. getaddrinfo
@@ -148,7 +160,8 @@ void UpstreamPool::Open(const EndpointSpec& endpoint, std::chrono::milliseconds 
                                     pending->timer.cancel();
                                     if (ec) return (*shared_connect)(ec, tcp::endpoint());
                                     raw->stream.expires_at(deadline);
-                                    raw->stream.async_connect(results, std::move(*shared_connect));
+                                    raw->stream.tcp().async_connect(results,
+                                                                    std::move(*shared_connect));
                                   });
 }
 

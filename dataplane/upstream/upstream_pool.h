@@ -34,13 +34,14 @@
 #include "dataplane/metrics.h"
 #include "dataplane/net_types.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/tls/maybe_tls_stream.h"
 
 namespace valet {
 
 struct UpstreamConnection {
   explicit UpstreamConnection(boost::asio::io_context& io) : stream(io.get_executor()) {}
 
-  TcpStream stream;
+  MaybeTlsStream stream;  // TLS to endpoints of scheme https.
   boost::beast::flat_buffer buffer;
   std::string key;  // EndpointSpec::key
   std::chrono::steady_clock::time_point idle_since{};

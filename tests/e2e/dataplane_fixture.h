@@ -54,6 +54,7 @@ class DataplaneTest : public ::testing::Test {
     ASSERT_TRUE(ports.ok()) << ports.status() << "\n" << dataplane_->Log();
     listen_ = (*ports)["listen"];
     admin_ = (*ports)["admin"];
+    if (ports->count("tls") > 0) tls_listen_ = (*ports)["tls"];
   }
 
   std::unique_ptr<TestBackend> StartBackend(const std::string& name, Handler handler = nullptr,
@@ -108,6 +109,7 @@ class DataplaneTest : public ::testing::Test {
   std::unique_ptr<Process> dataplane_;
   std::string listen_;
   std::string admin_;
+  std::string tls_listen_;  // With --tls-listen.
 };
 
 // The "error" object of a gateway-made answer must carry this status and code.

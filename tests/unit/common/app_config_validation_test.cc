@@ -8,6 +8,7 @@
 
 #include "common/message_limits.h"
 #include "common/validation_errors.h"
+#include "tests/support/process.h"
 
 namespace valet {
 namespace {
@@ -83,7 +84,7 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
   v1::Endpoint* ep = app.add_endpoints();
   ep->set_port(70000);
   ep->set_path("x");
-  ep->set_scheme("https");
+  ep->set_scheme("ftp");
   ep->set_weight(1001);
   EXPECT_THAT(
       Lines(ValidateAppConfig(app, "s.json")),
@@ -94,9 +95,32 @@ TEST(ValidateAppConfigTest, ReportsEveryProblemWithSourceAndPath) {
           "s.json: endpoints[0].host: is required", "s.json: endpoints[0].port: must be 1..65535",
           "s.json: endpoints[0].path: \"x\" must be empty or start with \"/\", without spaces, "
           "\"?\" or \"#\"",
-          "s.json: endpoints[0].scheme: \"https\" is not supported (only \"http\")",
+          "s.json: endpoints[0].scheme: \"ftp\" is not supported (\"http\" or \"https\")",
           "s.json: endpoints[0].weight: must be 0..1000",
           "s.json: balancing: \"fastest\" is not a policy (\"least_request\" or \"round_robin\")"));
+}
+
+TEST(ValidateAppConfigTest, HttpsEndpointsWithTheSystemStoreOrACaFile) {
+  v1::AppConfig app = MinimalApp("shop");
+  app.mutable_endpoints(0)->set_scheme("https");
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")), IsEmpty());
+  app.set_backend_ca_file("/nonexistent/ca.pem");
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")),
+              ElementsAre("s.json: backendCaFile: /nonexistent/ca.pem: cannot be read"));
+  // A device could be read forever.
+  app.set_backend_ca_file("/dev/zero");
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")),
+              ElementsAre("s.json: backendCaFile: /dev/zero: not a regular file"));
+  testing::TempDir dir;
+  app.set_backend_ca_file(dir.WriteFile("ca.pem", "not PEM\n"));
+  EXPECT_THAT(
+      Lines(ValidateAppConfig(app, "s.json")),
+      ElementsAre("s.json: backendCaFile: " + dir.Join("ca.pem") + ": holds no PEM certificate"));
+  app.set_backend_ca_file(dir.WriteFile(
+      "broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
+  EXPECT_THAT(Lines(ValidateAppConfig(app, "s.json")),
+              ElementsAre("s.json: backendCaFile: " + dir.Join("broken.pem") +
+                          ": not a PEM CA bundle (a block does not parse)"));
 }
 
 TEST(ValidateAppConfigTest, NoEndpoints) {

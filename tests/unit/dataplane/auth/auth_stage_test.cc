@@ -22,7 +22,7 @@ namespace http = boost::beast::http;
 class UnusedDownstream : public Downstream {
  public:
   Worker& worker() override { std::abort(); }
-  TcpStream& stream() override { std::abort(); }
+  MaybeTlsStream& stream() override { std::abort(); }
   boost::beast::flat_buffer& buffer() override { std::abort(); }
   const std::string& ClientIp() const override { std::abort(); }
   char* RelayBuffer() override { std::abort(); }

@@ -16,7 +16,7 @@ namespace valet::testing {
 class RecordingDownstream : public Downstream {
  public:
   Worker& worker() override { std::abort(); }
-  TcpStream& stream() override { std::abort(); }
+  MaybeTlsStream& stream() override { std::abort(); }
   boost::beast::flat_buffer& buffer() override { return buffer_; }
   const std::string& ClientIp() const override { return ip_; }
   char* RelayBuffer() override { return nullptr; }

@@ -15,11 +15,12 @@
 //
 // Covered: Mutex Lock / Unlock / TryLock, their Reader* forms, LockWhen* and ReaderLockWhen*,
 // Await*; CondVar::Wait* (which gives the mutex up while waiting); Notification Notify and
-// WaitForNotification*. HasBeenNotified is inline (an acquire load of the flag, instrumented in our
-// code), so Notify also releases on the flag's address. Readers are treated as writers (a reader
-// unlock orders later readers too): this can hide a race between two readers, never invent one.
-// The mangled names are those of Abseil 20220623 as Debian 12 ships it (inline namespace
-// "debian3"); a missing one aborts at first use with its name.
+// WaitForNotification*; Condition::Eval (a condition's reads happen inside the lock operation, see
+// there). HasBeenNotified is inline (an acquire load of the flag, instrumented in our code), so
+// Notify releases on the flag's address and the waits acquire there. Readers are treated as writers
+// (a reader unlock orders later readers too): this can hide a race between two readers, never
+// invent one. The mangled names are those of Abseil 20220623 as Debian 12 ships it (inline
+// namespace "debian3"); a missing one aborts at first use with its name.
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
@@ -52,6 +53,22 @@ void* NotifiedFlag(const absl::Notification* n) {
   return const_cast<char*>(reinterpret_cast<const char*>(n) + sizeof(absl::Mutex));
 }
 
+// The mutex whose operation this thread is inside (Lock, Unlock, Await, ...), for Condition::Eval.
+thread_local const absl::Mutex* tls_mutex = nullptr;
+
+// Marks the thread as inside an operation on `mu` for its scope (operations nest: Notification's
+// call Mutex's).
+class InsideOperation {
+ public:
+  explicit InsideOperation(const absl::Mutex* mu) : outer_(tls_mutex) { tls_mutex = mu; }
+  InsideOperation(const InsideOperation&) = delete;
+  InsideOperation& operator=(const InsideOperation&) = delete;
+  ~InsideOperation() { tls_mutex = outer_; }
+
+ private:
+  const absl::Mutex* outer_;
+};
+
 }  // namespace
 
 // `real` is looked up once per function (a thread-safe local static).
@@ -62,18 +79,21 @@ ABSL_NAMESPACE_BEGIN
 
 void Mutex::Lock() {
   VALET_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex4LockEv");
+  InsideOperation inside(this);
   real(this);
   __tsan_acquire(this);
 }
 
 void Mutex::Unlock() {
   VALET_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex6UnlockEv");
+  InsideOperation inside(this);
   __tsan_release(this);
   real(this);
 }
 
 bool Mutex::TryLock() {
   VALET_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex7TryLockEv");
+  InsideOperation inside(this);
   bool locked = real(this);
   if (locked) __tsan_acquire(this);
   return locked;
@@ -81,18 +101,21 @@ bool Mutex::TryLock() {
 
 void Mutex::ReaderLock() {
   VALET_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex10ReaderLockEv");
+  InsideOperation inside(this);
   real(this);
   __tsan_acquire(this);
 }
 
 void Mutex::ReaderUnlock() {
   VALET_REAL(void (*)(Mutex*), "_ZN4absl7debian35Mutex12ReaderUnlockEv");
+  InsideOperation inside(this);
   __tsan_release(this);
   real(this);
 }
 
 bool Mutex::ReaderTryLock() {
   VALET_REAL(bool (*)(Mutex*), "_ZN4absl7debian35Mutex13ReaderTryLockEv");
+  InsideOperation inside(this);
   bool locked = real(this);
   if (locked) __tsan_acquire(this);
   return locked;
@@ -102,6 +125,7 @@ bool Mutex::ReaderTryLock() {
 void Mutex::LockWhen(const Condition& cond) {
   VALET_REAL(void (*)(Mutex*, const Condition&),
              "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
+  InsideOperation inside(this);
   real(this, cond);
   __tsan_acquire(this);
 }
@@ -109,6 +133,7 @@ void Mutex::LockWhen(const Condition& cond) {
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Duration),
              "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  InsideOperation inside(this);
   bool met = real(this, cond, timeout);
   __tsan_acquire(this);
   return met;
@@ -117,6 +142,7 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Time),
              "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  InsideOperation inside(this);
   bool met = real(this, cond, deadline);
   __tsan_acquire(this);
   return met;
@@ -125,6 +151,7 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
 void Mutex::ReaderLockWhen(const Condition& cond) {
   VALET_REAL(void (*)(Mutex*, const Condition&),
              "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
+  InsideOperation inside(this);
   real(this, cond);
   __tsan_acquire(this);
 }
@@ -132,6 +159,7 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Duration),
              "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  InsideOperation inside(this);
   bool met = real(this, cond, timeout);
   __tsan_acquire(this);
   return met;
@@ -140,6 +168,7 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Time),
              "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  InsideOperation inside(this);
   bool met = real(this, cond, deadline);
   __tsan_acquire(this);
   return met;
@@ -148,6 +177,7 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
 // Await* give the mutex up while waiting and hold it again on return.
 void Mutex::Await(const Condition& cond) {
   VALET_REAL(void (*)(Mutex*, const Condition&), "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
+  InsideOperation inside(this);
   __tsan_release(this);
   real(this, cond);
   __tsan_acquire(this);
@@ -156,6 +186,7 @@ void Mutex::Await(const Condition& cond) {
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Duration),
              "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  InsideOperation inside(this);
   __tsan_release(this);
   bool met = real(this, cond, timeout);
   __tsan_acquire(this);
@@ -165,6 +196,7 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   VALET_REAL(bool (*)(Mutex*, const Condition&, Time),
              "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  InsideOperation inside(this);
   __tsan_release(this);
   bool met = real(this, cond, deadline);
   __tsan_acquire(this);
@@ -174,6 +206,7 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
 // CondVar::Wait* give `mu` up while waiting; the ordering travels through the mutex.
 void CondVar::Wait(Mutex* mu) {
   VALET_REAL(void (*)(CondVar*, Mutex*), "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
+  InsideOperation inside(mu);
   __tsan_release(mu);
   real(this, mu);
   __tsan_acquire(mu);
@@ -182,6 +215,7 @@ void CondVar::Wait(Mutex* mu) {
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
   VALET_REAL(bool (*)(CondVar*, Mutex*, Duration),
              "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
+  InsideOperation inside(mu);
   __tsan_release(mu);
   bool timed_out = real(this, mu, timeout);
   __tsan_acquire(mu);
@@ -191,10 +225,25 @@ bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
 bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   VALET_REAL(bool (*)(CondVar*, Mutex*, Time),
              "_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
+  InsideOperation inside(mu);
   __tsan_release(mu);
   bool timed_out = real(this, mu, deadline);
   __tsan_acquire(mu);
   return timed_out;
+}
+
+// Abseil evaluates a Condition with the mutex held, inside Lock*/Await*/Unlock (also on the thread
+// that unlocks, for another thread's waiting condition): after Unlock's release above and before
+// the lock really changes hands. The reads a condition makes are therefore published to the next
+// holder of the mutex here (the library calls Eval through the dynamic linker).
+bool Condition::Eval() const {
+  VALET_REAL(bool (*)(const Condition*), "_ZNK4absl7debian39Condition4EvalEv");
+  const Mutex* mu = tls_mutex;
+  if (mu == nullptr) return real(this);
+  __tsan_acquire(const_cast<Mutex*>(mu));
+  bool holds = real(this);
+  __tsan_release(const_cast<Mutex*>(mu));
+  return holds;
 }
 
 void Notification::Notify() {

@@ -146,12 +146,13 @@ class AttachService::Reactor final
   }
 
   void OnDone() override {
-    service_->Remove(this);
     if (token_ != 0) {
       service_->registry_->Disconnected(token_);
       if (service_->quota_ != nullptr) service_->quota_->Detached(id_);
       VALET_LOG(INFO) << "data plane " << id_ << " (" << peer_ << ") detached";
     }
+    // Last touch of service_, under its mutex, which its destructor takes (see there).
+    service_->Remove(this);
     delete this;
   }
 
@@ -218,7 +219,13 @@ AttachService::AttachService(AppStore* store, DataplaneRegistry* registry)
   listener_id_ = store_->Subscribe([this](const StoreChange& change) { OnChange(change); });
 }
 
-AttachService::~AttachService() { store_->Unsubscribe(listener_id_); }
+AttachService::~AttachService() {
+  store_->Unsubscribe(listener_id_);
+  // The server's shutdown has waited for every reactor's OnDone; taking mu_ orders their last
+  // accesses to this service (Remove is the last) before its members go, for readers and for
+  // ThreadSanitizer, which cannot see gRPC's own wait.
+  absl::MutexLock lock(&mu_);
+}
 
 grpc::ServerBidiReactor<v1::DataPlaneMessage, v1::ControlPlaneMessage>* AttachService::Attach(
     grpc::CallbackServerContext* context) {

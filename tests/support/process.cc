@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -126,6 +127,12 @@ Process::~Process() {
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+  }
+  // Under the tsan preset the children are ThreadSanitizer builds too: a report in one fails the
+  // test that started it (and shows the report), even when the test did not look at its output.
+  std::string err = Stderr();
+  if (err.find("ThreadSanitizer") != std::string::npos) {
+    ADD_FAILURE() << "ThreadSanitizer report in the stderr of child " << pid_ << ":\n" << err;
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);

@@ -4,7 +4,8 @@
 //
 // Threading: a Process is used from one test thread. WaitFor / WaitForPortFile block the caller.
 // Lifetime: a Process still running when destroyed is SIGKILLed and reaped; a TempDir removes its
-// tree when destroyed.
+// tree when destroyed. A ThreadSanitizer report in a child's stderr (tsan preset) fails the current
+// test when its Process is destroyed.
 #ifndef VALET_TESTS_SUPPORT_PROCESS_H_
 #define VALET_TESTS_SUPPORT_PROCESS_H_
 

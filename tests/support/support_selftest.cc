@@ -1,4 +1,5 @@
 // Checks the test support library against itself: TestBackend + HttpClient + Process.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -199,6 +200,18 @@ TEST(SupportSelftest, ProcessSplitsStdoutAndStderr) {
   ASSERT_TRUE((*quiet)->Wait(absl::Seconds(5)).ok());
   EXPECT_EQ((*quiet)->Stdout(), "");
   EXPECT_EQ((*quiet)->Stderr(), "");
+}
+
+// The tsan preset relies on this: a child's ThreadSanitizer report fails the test that started it.
+TEST(SupportSelftest, SanitizerReportOfChildFailsTheTest) {
+  EXPECT_NONFATAL_FAILURE(
+      {
+        auto p =
+            Process::Start("/bin/sh", {"-c", "echo 'WARNING: ThreadSanitizer: data race' >&2"});
+        ASSERT_TRUE(p.ok()) << p.status();
+        ASSERT_TRUE((*p)->Wait(absl::Seconds(5)).ok());
+      },
+      "ThreadSanitizer report in the stderr of child");
 }
 
 TEST(SupportSelftest, ProcessEnvironment) {

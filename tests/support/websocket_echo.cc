@@ -57,7 +57,12 @@ struct WebSocketEcho::State {
         ws.write(message.data(), ec);
       }
     }
-    socket->close(ec);
+    {
+      // Under mu: the destructor shuts the sockets down from its thread (an asio socket is not
+      // safe to close on one thread while another uses it).
+      absl::MutexLock lock(&mu);
+      socket->close(ec);
+    }
     open--;
   }
 };

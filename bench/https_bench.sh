@@ -54,37 +54,16 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$WORK/bench.key" -out "$WORK/bench.pem" >/dev/null 2>&1 ||
   { echo "openssl could not make the certificate" >&2; exit 1; }
 
-cat >"$WORK/report.lua" <<'EOF'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.3f %.3f %d %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
-end
-EOF
-
-wait_https() {
-  for _ in $(seq 100); do
-    if [[ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "$1")" == 200 ]]; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 RESULTS=()  # "name rps p50 p99 errors non2xx requests cpu_us_per_request"
 measure() {
-  local name="$1" url="$2" pid="$3" out line cpu_before cpu
-  timeout 30 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d1s "$url" >/dev/null 2>&1 || true
+  local name="$1" url="$2" pid="$3" line cpu_before cpu
+  wrk_warm_up "$url"
   cpu_before="$(cpu_ticks "$pid")"
-  out="$(timeout $(( DURATION_S + 30 )) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" \
-         --timeout 5s -s "$WORK/report.lua" "$url" 2>&1)" || true
-  line="$(grep '^RESULT' <<<"$out" || true)"
-  if [[ -z "$line" ]]; then echo "  $name: wrk failed:" >&2; echo "$out" >&2; return; fi
+  line="$(wrk_result "$url")" || { echo "  $name: wrk failed (above)" >&2; return; }
   cpu="$(awk -v t="$(( $(cpu_ticks "$pid") - cpu_before ))" -v hz="$CLK_TCK" \
-    -v n="$(awk '{print $6}' <<<"${line#RESULT }")" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
+    -v n="$(awk '{print $6}' <<<"$line")" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
   # shellcheck disable=SC2086
-  set -- ${line#RESULT }
+  set -- $line
   RESULTS+=("$name $1 $2 $3 $4 $5 $6 $cpu")
   printf '  %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$name" "$1" "$2" "$3"
 }
@@ -101,20 +80,7 @@ wait_http "http://$BACKEND/bench/x" || { echo "backend does not answer" >&2; exi
 
 if [[ -x "$NGINX_BIN" ]]; then
   port="$(free_port)"
-  mkdir -p "$WORK/nginx/tmp"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes $WORKERS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  keepalive_requests 1000000;
+  pid="$(start_nginx "$WORK/nginx" "$WORKERS" "
   upstream backend {
     server $BACKEND;
     keepalive 64;
@@ -128,16 +94,11 @@ http {
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-EOF
-  "$NGINX_BIN" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
-    -g 'daemon off;' >"$WORK/nginx/out.log" 2>&1 &
-  pid=$!
+  }")"
   PIDS+=("$pid")
-  if wait_https "https://127.0.0.1:$port/bench/x"; then
+  if wait_http "https://127.0.0.1:$port/bench/x"; then
     measure nginx "https://127.0.0.1:$port/bench/x" "$pid"
   else
     echo "  nginx did not start:" >&2; cat "$WORK/nginx/out.log" "$WORK/nginx/error.log" >&2 || true
@@ -157,7 +118,7 @@ EOF
 pid=$!
 PIDS+=("$pid")
 if addr="$(wait_port_file "$WORK/valet/ports" tls)" && [[ -n "$addr" ]] &&
-   wait_https "https://$addr/bench/x"; then
+   wait_http "https://$addr/bench/x"; then
   measure valet "https://$addr/bench/x" "$pid"
 else
   echo "  valet did not start:" >&2; cat "$WORK/valet/out.log" >&2 || true

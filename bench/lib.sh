@@ -61,10 +61,11 @@ wait_port_file() {
   return 1
 }
 
-# wait_http URL: waits (10 s at most) until URL answers 200.
+# wait_http URL: waits (10 s at most) until URL answers 200 (https: the benchmarks' own
+# self-signed certificates are not checked).
 wait_http() {
   for _ in $(seq 100); do
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" == 200 ]]; then return 0; fi
+    if [[ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "$1")" == 200 ]]; then return 0; fi
     sleep 0.1
   done
   return 1
